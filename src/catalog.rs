@@ -1,0 +1,193 @@
+//! The target database's catalog, read once at start in one round trip:
+//! tables, columns and their types, enum labels, unique keys and foreign keys.
+//! Everything the engine writes or deletes is planned against this, never
+//! against a column list compiled into the tool.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::db::Db;
+use crate::error::{Failure, Result};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Column {
+    pub name: String,
+    /// `format_type` output, usable in casts (`character varying(50)`, `status`).
+    pub sql_type: String,
+    pub not_null: bool,
+    pub has_default: bool,
+    /// Labels in declaration order when the column is an enum.
+    pub labels: Option<Vec<String>>,
+    /// Character limit of varchar(n) / char(n).
+    pub max_length: Option<i32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ForeignKey {
+    pub name: String,
+    pub table: String,
+    pub columns: Vec<String>,
+    pub ref_table: String,
+    pub ref_columns: Vec<String>,
+    /// `a` no action, `r` restrict, `c` cascade, `n` set null, `d` set default.
+    pub on_delete: String,
+}
+
+impl ForeignKey {
+    /// Deleting a referenced row must delete this referencing row too (or fail).
+    pub fn drags_rows(&self) -> bool {
+        matches!(self.on_delete.as_str(), "a" | "r" | "c")
+    }
+
+    pub fn action(&self) -> &'static str {
+        match self.on_delete.as_str() {
+            "a" => "NO ACTION",
+            "r" => "RESTRICT",
+            "c" => "CASCADE",
+            "n" => "SET NULL",
+            _ => "SET DEFAULT",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Table {
+    pub name: String,
+    pub columns: Vec<Column>,
+    #[serde(default)]
+    pub primary_key: Option<Vec<String>>,
+    /// Column sets of every plain unique index, primary key included.
+    #[serde(default)]
+    pub unique: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Columns that identify a row: the primary key, or the row's ctid.
+    pub fn identity(&self) -> Vec<String> {
+        self.primary_key
+            .clone()
+            .unwrap_or_else(|| vec!["ctid".to_string()])
+    }
+
+    /// The SQL type to cast a value of `column` to (`tid` for ctid).
+    pub fn type_of(&self, column: &str) -> String {
+        self.column(column)
+            .map_or_else(|| "tid".to_string(), |c| c.sql_type.clone())
+    }
+
+    pub fn has_unique(&self, columns: &[String]) -> bool {
+        let mut want = columns.to_vec();
+        want.sort();
+        self.unique.iter().any(|u| {
+            let mut have = u.clone();
+            have.sort();
+            have == want
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    pub tables: BTreeMap<String, Table>,
+    pub foreign_keys: Vec<ForeignKey>,
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    tables: Option<Vec<Table>>,
+    foreign_keys: Option<Vec<ForeignKey>>,
+}
+
+const QUERY: &str = r#"
+WITH rels AS (
+  SELECT c.oid, c.relname FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+),
+cols AS (
+  SELECT a.attrelid, json_agg(json_build_object(
+      'name', a.attname,
+      'sql_type', format_type(a.atttypid, a.atttypmod),
+      'not_null', a.attnotnull,
+      'has_default', a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '',
+      'labels', (SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder)
+                 FROM pg_enum e WHERE e.enumtypid = a.atttypid),
+      'max_length', CASE WHEN a.atttypid IN (1042, 1043) AND a.atttypmod > 4
+                         THEN a.atttypmod - 4 END
+    ) ORDER BY a.attnum) AS columns
+  FROM pg_attribute a JOIN rels r ON r.oid = a.attrelid
+  WHERE a.attnum > 0 AND NOT a.attisdropped
+  GROUP BY a.attrelid
+),
+uniq AS (
+  SELECT i.indrelid,
+    json_agg((SELECT json_agg(a.attname ORDER BY k.ord)
+              FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
+              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum)) AS unique_sets,
+    (array_agg((SELECT json_agg(a.attname ORDER BY k.ord)
+              FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
+              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum))
+      FILTER (WHERE i.indisprimary))[1] AS primary_key
+  FROM pg_index i JOIN rels r ON r.oid = i.indrelid
+  WHERE i.indisunique AND i.indexprs IS NULL AND i.indpred IS NULL
+  GROUP BY i.indrelid
+)
+SELECT json_build_object(
+  'tables', (SELECT json_agg(json_build_object(
+      'name', r.relname, 'columns', c.columns,
+      'primary_key', u.primary_key, 'unique', coalesce(u.unique_sets, '[]'::json))
+    ORDER BY r.relname)
+    FROM rels r JOIN cols c ON c.attrelid = r.oid LEFT JOIN uniq u ON u.indrelid = r.oid),
+  'foreign_keys', (SELECT json_agg(json_build_object(
+      'name', con.conname, 'table', ch.relname, 'ref_table', pa.relname,
+      'on_delete', con.confdeltype,
+      'columns', (SELECT json_agg(a.attname ORDER BY k.ord)
+                  FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+                  JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum),
+      'ref_columns', (SELECT json_agg(a.attname ORDER BY k.ord)
+                  FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
+                  JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum))
+    ORDER BY ch.relname, con.conname)
+    FROM pg_constraint con
+    JOIN rels ch ON ch.oid = con.conrelid
+    JOIN rels pa ON pa.oid = con.confrelid
+    WHERE con.contype = 'f')
+)::text
+"#;
+
+impl Catalog {
+    pub async fn read(db: &mut Db) -> Result<Catalog> {
+        let value = db.json(QUERY, 1).await?;
+        let raw: Raw = serde_json::from_value(value).map_err(|e| {
+            Failure::new(
+                crate::error::ExitCode::Database,
+                format!("could not understand the database catalog ({e}); report this with your PostgreSQL version"),
+            )
+        })?;
+        Ok(Catalog {
+            tables: raw
+                .tables
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| (t.name.clone(), t))
+                .collect(),
+            foreign_keys: raw.foreign_keys.unwrap_or_default(),
+        })
+    }
+
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.get(name)
+    }
+
+    /// Foreign keys pointing at `table`.
+    pub fn referencing(&self, table: &str) -> impl Iterator<Item = &ForeignKey> {
+        self.foreign_keys
+            .iter()
+            .filter(move |fk| fk.ref_table == table)
+    }
+}

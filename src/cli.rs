@@ -1,0 +1,146 @@
+//! The command line: subcommands and the options they share.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Puts the Fictures app's canonical test fixtures in place, checks them and removes them.
+///
+/// The fixture (accounts, three "Cache Test Story" stories with fixed ids, their
+/// chapters, scenes and community data) is described by a seed file. `seed`
+/// converges the database to it in one transaction and drops the app's cache
+/// keys for what changed; `verify` reports every difference; `teardown`
+/// removes the fixture and every row that depends on it, and nothing else.
+#[derive(Debug, Parser)]
+#[command(name = "fictures-seed", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// PostgreSQL URL [default: $DATABASE_URL, else $POSTGRES_URL_POOLED, else $POSTGRES_URL].
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// Redis URL of the app's cache (redis:// or rediss://) [default: $REDIS_URL].
+    #[arg(long, global = true, value_name = "URL")]
+    pub redis_url: Option<String>,
+
+    /// Read settings from this dotenv file first (the app keeps them in .env.local);
+    /// variables already set in the environment win.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+
+    /// The fixture definition.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        default_value = "seeds/cache-tests.toml"
+    )]
+    pub seed_file: PathBuf,
+
+    /// Print one JSON object on stdout instead of the human summary.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// More detail on stderr (-v: steps, -vv: SQL).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Print nothing but errors (and the JSON object with --json).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// How long to wait for a connection to PostgreSQL or Redis, per attempt.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "10s", value_parser = duration)]
+    pub connect_timeout: Duration,
+
+    /// How many times to try connecting when the server refuses or resets.
+    #[arg(long, global = true, value_name = "N", default_value_t = 4)]
+    pub connect_attempts: u32,
+
+    /// How long to wait for another run's fixture lock before giving up.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "30s", value_parser = duration)]
+    pub lock_timeout: Duration,
+
+    /// Longest any one SQL statement may run.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "2m", value_parser = duration)]
+    pub statement_timeout: Duration,
+
+    /// Longest the whole run may take; past it the transaction is rolled back.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "10m", value_parser = duration)]
+    pub timeout: Duration,
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .or_else(|_| text.parse::<u64>().map(Duration::from_secs))
+        .map_err(|_| format!("`{text}` is not a duration; write it like 30s, 500ms or 2m"))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Bring the database to exactly the fixture and drop the app's cache for what changed.
+    ///
+    /// Inserts missing rows, restores owned columns that drifted, re-creates deleted
+    /// rows, all in one transaction under an advisory lock. A second run changes nothing.
+    Seed(SeedArgs),
+    /// Compare the database and the cache with the fixture; write nothing.
+    ///
+    /// Exit 0 when exact, 1 when anything differs (missing or drifted rows, extra rows
+    /// hanging off fixture rows, wrong counters, stale cache entries).
+    Verify(CacheArgs),
+    /// Remove the fixture and every row that depends on it, and nothing else.
+    ///
+    /// Dependent rows are found from the database's foreign keys at run time.
+    /// Adopted accounts and rows unrelated to the fixture stay untouched.
+    Teardown(WriteArgs),
+    /// Create the local copy of the app's tables (never used against the app's database).
+    Migrate(MigrateArgs),
+    /// Drop only the app's cache keys for the fixture (after a Redis failure, say).
+    Invalidate(DryRun),
+}
+
+#[derive(Debug, Args)]
+pub struct DryRun {
+    /// Show what would change; write nothing to PostgreSQL or Redis.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// Do not touch Redis (the app's cache may then hold stale fixture data).
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    #[command(flatten)]
+    pub dry_run: DryRun,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub write: WriteArgs,
+    /// Also delete rows that hang off fixture rows but are not part of the fixture
+    /// (a post a test created on a fixture story), yielding exactly the fixture.
+    #[arg(long)]
+    pub prune: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub dry_run: DryRun,
+}

@@ -1,0 +1,344 @@
+//! Rows that hang off fixture rows: everything that references them through a
+//! foreign key whose ON DELETE would drag or block (NO ACTION, RESTRICT,
+//! CASCADE), directly or transitively, found from the live catalog one level
+//! per round trip. Teardown deletes this set with the roots; prune deletes it
+//! without them. Each found row inherits the cache tags of the rows it hangs off.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde_json::Value;
+
+use crate::catalog::{Catalog, ForeignKey};
+use crate::db::Db;
+use crate::error::Result;
+use crate::fixture::{Fixture, Kind, Row, Tag, key_string};
+use crate::sql;
+
+/// Whether the fixture's own rows are part of what goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Fixture rows and everything hanging off them.
+    Teardown,
+    /// Only what hangs off fixture rows without being part of the fixture.
+    Extras,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    /// Columns that identify a row (primary key, or `ctid`).
+    pub identity: Vec<String>,
+    /// identity key → (fetched columns, cache tags).
+    pub rows: BTreeMap<String, (Row, BTreeSet<Tag>)>,
+}
+
+/// Per table, the rows that go.
+pub type Doomed = BTreeMap<String, Found>;
+
+/// Walks the foreign keys from the fixture's rows that exist in the database.
+pub async fn walk(db: &mut Db, catalog: &Catalog, fixture: &Fixture, mode: Mode) -> Result<Doomed> {
+    let walker = Walker { catalog };
+    let mut seen: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut doomed = Doomed::new();
+
+    // Level 0: the fixture rows as they exist, with the columns others reference.
+    let mut roots_sql = Vec::new();
+    for t in &fixture.tables {
+        let Some(table) = catalog.table(&t.table) else {
+            continue;
+        };
+        let keys: Vec<Value> = t
+            .rows
+            .iter()
+            .map(|r| Value::Object(r.values.clone()))
+            .collect();
+        if keys.is_empty() {
+            continue;
+        }
+        let typed: Vec<(String, String)> = t
+            .key
+            .iter()
+            .map(|k| (k.clone(), table.type_of(k)))
+            .collect();
+        roots_sql.push(format!(
+            "{}, (SELECT json_agg({}) FROM {} t WHERE ({}) IN {})",
+            sql::literal(&t.table),
+            walker.fetch_object(&t.table, "t"),
+            sql::ident(&t.table),
+            sql::columns(&t.key, Some("t")),
+            sql::key_tuples(&Value::Array(keys), &typed),
+        ));
+    }
+    let mut frontier: BTreeMap<String, Vec<(Row, BTreeSet<Tag>)>> = BTreeMap::new();
+    if !roots_sql.is_empty() {
+        let found = db
+            .json(
+                format!("SELECT json_build_object({})::text", roots_sql.join(", ")),
+                1,
+            )
+            .await?;
+        for t in &fixture.tables {
+            let tags: HashMap<String, &Vec<Tag>> = t
+                .rows
+                .iter()
+                .map(|r| (t.key_of(&r.values), &r.tags))
+                .collect();
+            let identity = walker.identity(&t.table);
+            for row in rows_of(found.get(&t.table)) {
+                let tags: BTreeSet<Tag> = tags
+                    .get(&key_string(&t.key, &row))
+                    .map(|v| v.iter().cloned().collect())
+                    .unwrap_or_default();
+                seen.entry(t.table.clone())
+                    .or_default()
+                    .insert(key_string(&identity, &row));
+                if mode == Mode::Teardown {
+                    doomed
+                        .entry(t.table.clone())
+                        .or_insert_with(|| Found {
+                            identity: identity.clone(),
+                            ..Found::default()
+                        })
+                        .rows
+                        .insert(key_string(&identity, &row), (row.clone(), tags.clone()));
+                }
+                frontier
+                    .entry(t.table.clone())
+                    .or_default()
+                    .push((row, tags));
+            }
+        }
+    }
+    // Adopted accounts are never ours, whatever references lead to them.
+    for account in fixture.accounts.values().filter(|a| a.adopted) {
+        seen.entry("users".into())
+            .or_default()
+            .insert(account.id.clone());
+    }
+
+    while !frontier.is_empty() {
+        let edges: Vec<&ForeignKey> = frontier
+            .keys()
+            .flat_map(|t| catalog.referencing(t))
+            .filter(|fk| fk.drags_rows())
+            .collect();
+        if edges.is_empty() {
+            break;
+        }
+        let parts: Vec<String> = edges
+            .iter()
+            .enumerate()
+            .map(|(i, fk)| walker.edge_query(i, fk, &frontier[&fk.ref_table]))
+            .collect();
+        let found = db
+            .json(
+                format!("SELECT json_build_object({})::text", parts.join(", ")),
+                1,
+            )
+            .await?;
+        let mut next: BTreeMap<String, Vec<(Row, BTreeSet<Tag>)>> = BTreeMap::new();
+        for (i, fk) in edges.iter().enumerate() {
+            let parent_tags = tags_by_referenced(&frontier[&fk.ref_table], &fk.ref_columns);
+            let identity = walker.identity(&fk.table);
+            for mut row in rows_of(found.get(i.to_string())) {
+                let via = row.remove("_via").unwrap_or(Value::Null);
+                let key = key_string(&identity, &row);
+                if !seen
+                    .entry(fk.table.clone())
+                    .or_default()
+                    .insert(key.clone())
+                {
+                    continue;
+                }
+                let mut tags: BTreeSet<Tag> = parent_tags
+                    .get(&via.to_string())
+                    .cloned()
+                    .unwrap_or_default();
+                if let (Some(kind), Some(Value::String(id))) =
+                    (Kind::of_table(&fk.table), row.get("id"))
+                {
+                    tags.insert((kind, id.clone()));
+                }
+                doomed
+                    .entry(fk.table.clone())
+                    .or_insert_with(|| Found {
+                        identity: identity.clone(),
+                        ..Found::default()
+                    })
+                    .rows
+                    .insert(key, (row.clone(), tags.clone()));
+                next.entry(fk.table.clone()).or_default().push((row, tags));
+            }
+        }
+        frontier = next;
+    }
+    Ok(doomed)
+}
+
+/// Tables with doomed rows, children before parents, so NO ACTION holds.
+pub fn delete_order(catalog: &Catalog, doomed: &Doomed) -> Vec<String> {
+    let mut remaining: BTreeSet<String> = doomed.keys().cloned().collect();
+    let mut order = Vec::new();
+    while !remaining.is_empty() {
+        // A table may go once no other remaining table references it.
+        let ready: Vec<String> = remaining
+            .iter()
+            .filter(|t| {
+                !catalog
+                    .referencing(t)
+                    .any(|fk| fk.table != **t && remaining.contains(&fk.table))
+            })
+            .cloned()
+            .collect();
+        // A cycle between tables: take them in name order and let the
+        // constraints' own actions settle it.
+        let take = if ready.is_empty() {
+            vec![remaining.iter().next().cloned().unwrap()]
+        } else {
+            ready
+        };
+        for t in take {
+            remaining.remove(&t);
+            order.push(t);
+        }
+    }
+    order
+}
+
+/// One DELETE per table, counted, for the rows in `found`.
+pub fn delete_statement(catalog: &Catalog, table: &str, found: &Found) -> String {
+    let keys: Vec<Value> = found
+        .rows
+        .values()
+        .map(|(r, _)| Value::Object(r.clone()))
+        .collect();
+    let typed: Vec<(String, String)> = found
+        .identity
+        .iter()
+        .map(|c| {
+            (
+                c.clone(),
+                catalog.table(table).map_or("text".into(), |t| t.type_of(c)),
+            )
+        })
+        .collect();
+    let target = found
+        .identity
+        .iter()
+        .map(|c| {
+            if c == "ctid" {
+                "ctid".to_string()
+            } else {
+                sql::ident(c)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    sql::counted(
+        table,
+        &format!(
+            "DELETE FROM {} WHERE ({target}) IN {}",
+            sql::ident(table),
+            sql::key_tuples(&Value::Array(keys), &typed)
+        ),
+    )
+}
+
+struct Walker<'a> {
+    catalog: &'a Catalog,
+}
+
+impl Walker<'_> {
+    fn identity(&self, table: &str) -> Vec<String> {
+        self.catalog
+            .table(table)
+            .map(|t| t.identity())
+            .unwrap_or_default()
+    }
+
+    /// `json_build_object(...)` of a row's identity and every column another
+    /// table's foreign key references.
+    fn fetch_object(&self, table: &str, alias: &str) -> String {
+        let mut cols = self.identity(table);
+        for fk in self.catalog.referencing(table) {
+            for c in &fk.ref_columns {
+                if !cols.contains(c) {
+                    cols.push(c.clone());
+                }
+            }
+        }
+        let fields = cols
+            .iter()
+            .map(|c| {
+                let value = if c == "ctid" {
+                    format!("{alias}.ctid::text")
+                } else {
+                    format!("{alias}.{}", sql::ident(c))
+                };
+                format!("{}, {value}", sql::literal(c))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("json_build_object({fields})")
+    }
+
+    /// Rows of `fk.table` referencing any frontier row of `fk.ref_table`, each
+    /// with `_via`: the referenced values, to inherit the parent's tags.
+    fn edge_query(&self, i: usize, fk: &ForeignKey, parents: &[(Row, BTreeSet<Tag>)]) -> String {
+        let child = self
+            .catalog
+            .table(&fk.table)
+            .expect("foreign keys come from the catalog");
+        let wanted: Vec<Value> = parents
+            .iter()
+            .map(|(r, _)| Value::Object(r.clone()))
+            .collect();
+        let typed: Vec<(String, String)> = fk
+            .ref_columns
+            .iter()
+            .zip(&fk.columns)
+            .map(|(rc, c)| (rc.clone(), child.type_of(c)))
+            .collect();
+        let via = fk
+            .columns
+            .iter()
+            .map(|c| format!("c.{}", sql::ident(c)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "{}, (SELECT json_agg(({}::jsonb || jsonb_build_object('_via', json_build_array({via})))::json) FROM {} c WHERE ({}) IN {})",
+            sql::literal(&i.to_string()),
+            self.fetch_object(&fk.table, "c"),
+            sql::ident(&fk.table),
+            sql::columns(&fk.columns, Some("c")),
+            sql::key_tuples(&Value::Array(wanted), &typed),
+        )
+    }
+}
+
+/// Parent rows' tags keyed by the JSON array of their referenced values,
+/// the same form as a child's `_via`.
+fn tags_by_referenced(
+    parents: &[(Row, BTreeSet<Tag>)],
+    columns: &[String],
+) -> HashMap<String, BTreeSet<Tag>> {
+    let mut map: HashMap<String, BTreeSet<Tag>> = HashMap::new();
+    for (row, tags) in parents {
+        let values: Vec<Value> = columns
+            .iter()
+            .map(|c| row.get(c).cloned().unwrap_or(Value::Null))
+            .collect();
+        map.entry(Value::Array(values).to_string())
+            .or_default()
+            .extend(tags.iter().cloned());
+    }
+    map
+}
+
+fn rows_of(value: Option<&Value>) -> Vec<Row> {
+    value
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_object().cloned())
+        .collect()
+}

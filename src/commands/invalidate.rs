@@ -1,0 +1,31 @@
+//! `invalidate`: drop only the app's cache keys of the whole fixture, the way
+//! to finish a run whose database commit succeeded but whose Redis step failed.
+
+use std::time::Instant;
+
+use crate::cli::{DryRun, Global};
+use crate::engine::{self, Adoption};
+use crate::error::{ExitCode, Result};
+use crate::report::Report;
+use crate::seedfile;
+
+use super::Outcome;
+
+pub async fn run(g: &Global, args: &DryRun) -> Result<Outcome> {
+    let started = Instant::now();
+    let file = seedfile::load(&g.seed_file)?;
+    let mut cache = engine::connect_cache(g, false).await?;
+    // The database is read only to learn adopted accounts' ids.
+    let target = engine::open(g, file, Adoption::Lenient).await?;
+    let mut report = Report {
+        command: "invalidate",
+        dry_run: args.dry_run,
+        notes: target.notes.clone(),
+        ..Report::default()
+    };
+    let tags = target.all_tags();
+    engine::drop_keys(cache.as_mut(), &tags, args.dry_run, false, &mut report).await?;
+    target.finish(&mut report, cache.as_ref(), started);
+    target.db.close().await;
+    Ok((report, ExitCode::Ok))
+}

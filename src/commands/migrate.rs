@@ -1,0 +1,58 @@
+//! `migrate`: create the local copy of the app's tables from the embedded
+//! migrations. Against the app's own database the app owns the schema and
+//! this command is not used.
+
+use std::time::Instant;
+
+use crate::cli::{Global, MigrateArgs};
+use crate::db::{Db, Limits};
+use crate::error::{ExitCode, Result};
+use crate::report::Report;
+use crate::settings;
+
+use super::Outcome;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+pub async fn run(g: &Global, args: &MigrateArgs) -> Result<Outcome> {
+    let started = Instant::now();
+    let url = settings::database_url(g.database_url.as_deref())?;
+    let limits = Limits {
+        connect: g.connect_timeout,
+        attempts: g.connect_attempts.max(1),
+    };
+    let mut db = Db::connect(&url, limits).await?;
+    let applied = db.applied_migrations().await?;
+    let pending: Vec<String> = MIGRATOR
+        .iter()
+        .filter(|m| !applied.contains(&m.version))
+        .map(|m| format!("{} {}", m.version, m.description))
+        .collect();
+    let mut report = Report {
+        command: "migrate",
+        dry_run: args.dry_run.dry_run,
+        ..Report::default()
+    };
+    if pending.is_empty() {
+        report
+            .notes
+            .push("every migration is applied; nothing to do".into());
+    } else {
+        let verb = if args.dry_run.dry_run {
+            "would apply"
+        } else {
+            "applied"
+        };
+        report
+            .notes
+            .extend(pending.iter().map(|m| format!("{verb} {m}")));
+        if !args.dry_run.dry_run {
+            db.migrate(&MIGRATOR).await?;
+        }
+    }
+    report.statements = db.statements;
+    report.round_trips = db.round_trips;
+    report.elapsed_ms = started.elapsed().as_millis();
+    db.close().await;
+    Ok((report, ExitCode::Ok))
+}

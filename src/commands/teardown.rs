@@ -1,0 +1,61 @@
+//! `teardown`: remove the fixture and every row that depends on it (found
+//! from the catalog's foreign keys), in one locked transaction, then the
+//! fixture's cache keys. Adopted accounts and unrelated rows stay.
+
+use std::time::Instant;
+
+use crate::cli::{Global, WriteArgs};
+use crate::closure::{self, Mode};
+use crate::engine::{self, Adoption};
+use crate::error::{ExitCode, Result};
+use crate::plan;
+use crate::report::Report;
+use crate::seedfile;
+
+use super::Outcome;
+
+pub async fn run(g: &Global, args: &WriteArgs) -> Result<Outcome> {
+    let started = Instant::now();
+    let file = seedfile::load(&g.seed_file)?;
+    let dry_run = args.dry_run.dry_run;
+    let mut cache = engine::connect_cache(g, args.cache.no_cache).await?;
+    let mut target = engine::open(g, file, Adoption::Lenient).await?;
+
+    let state = target.begin(g, !dry_run).await?;
+    let doomed = closure::walk(
+        &mut target.db,
+        &target.catalog,
+        &target.fixture,
+        Mode::Teardown,
+    )
+    .await?;
+    let plan = plan::diff(&target.fixture, &state, doomed, true);
+    let mut report = Report {
+        command: "teardown",
+        dry_run,
+        notes: target.notes.clone(),
+        ..Report::default()
+    };
+    report.tables_from(&plan);
+    if dry_run {
+        target.rollback().await?;
+    } else {
+        let statements = plan.statements(&target.fixture, &target.catalog);
+        let counts = target.commit(statements).await?;
+        // Report what the deletes really removed.
+        for line in &mut report.tables {
+            line.delete = counts
+                .iter()
+                .filter(|(t, _)| *t == line.table)
+                .map(|(_, n)| *n as usize)
+                .sum();
+        }
+    }
+    // Everything the fixture is goes from the cache, whether or not its rows were there.
+    let mut tags = target.all_tags();
+    tags.extend(plan.touched(&target.fixture));
+    engine::drop_keys(cache.as_mut(), &tags, dry_run, !dry_run, &mut report).await?;
+    target.finish(&mut report, cache.as_ref(), started);
+    target.db.close().await;
+    Ok((report, ExitCode::Ok))
+}

@@ -1,0 +1,206 @@
+//! `verify`: compare the database and the cache with the canonical fixture
+//! through the same plan `seed` would carry out, writing nothing. Every
+//! difference becomes a finding; any finding means exit 1.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use crate::cache::{CachedKey, Families};
+use crate::cli::{CacheArgs, Global};
+use crate::clock;
+use crate::closure::{self, Mode};
+use crate::engine::{self, Adoption};
+use crate::error::{ExitCode, Failure, Result};
+use crate::fixture::{Fixture, Row};
+use crate::plan::{self, Plan};
+use crate::report::{Finding, Report};
+use crate::seedfile;
+use crate::state::State;
+
+use super::Outcome;
+
+pub async fn run(g: &Global, args: &CacheArgs) -> Result<Outcome> {
+    let started = Instant::now();
+    let file = seedfile::load(&g.seed_file)?;
+    let mut cache = engine::connect_cache(g, args.no_cache).await?;
+    let mut target = engine::open(g, file, Adoption::Lenient).await?;
+
+    let state = target.begin(g, false).await?;
+    let doomed = closure::walk(
+        &mut target.db,
+        &target.catalog,
+        &target.fixture,
+        Mode::Extras,
+    )
+    .await?;
+    target.rollback().await?;
+    let plan = plan::diff(&target.fixture, &state, doomed, false);
+    let mut findings = rows(&plan, &target.fixture);
+    findings.extend(counters(&state));
+
+    let mut report = Report {
+        command: "verify",
+        dry_run: true,
+        notes: target.notes.clone(),
+        ..Report::default()
+    };
+    report.tables_from(&plan);
+    match cache.as_mut() {
+        Some(cache) => {
+            let families = Families::of(&target.all_tags());
+            let present = async {
+                let keys = cache.scan(&families).await?;
+                cache.inspect(&keys).await
+            }
+            .await
+            .map_err(|e| {
+                Failure::new(
+                    ExitCode::Connect,
+                    format!(
+                        "Redis at {} failed while reading the fixture's keys: {}; check Redis, or pass --no-cache",
+                        cache.shown,
+                        crate::redact::redact(&e.to_string())
+                    ),
+                )
+            })?;
+            findings.extend(stale(&present, &state));
+            report.cache.present = present;
+        }
+        None => report.cache.skipped = true,
+    }
+    let code = if findings.is_empty() {
+        ExitCode::Ok
+    } else {
+        ExitCode::Drift
+    };
+    report.findings = Some(findings);
+    target.finish(&mut report, cache.as_ref(), started);
+    target.db.close().await;
+    Ok((report, code))
+}
+
+/// Missing rows, drifted columns and extra rows, from the plan.
+fn rows(plan: &Plan, fixture: &Fixture) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (tp, rows) in plan.tables.iter().zip(&fixture.tables) {
+        for &i in &tp.insert {
+            out.push(finding(
+                "missing",
+                &tp.table,
+                rows.key_of(&rows.rows[i].values),
+            ));
+        }
+        for (i, drifts) in &tp.update {
+            for d in drifts {
+                out.push(Finding {
+                    column: Some(d.column.clone()),
+                    expected: Some(d.expected.clone()),
+                    actual: Some(d.actual.clone()),
+                    ..finding("drift", &tp.table, rows.key_of(&rows.rows[*i].values))
+                });
+            }
+        }
+    }
+    for (table, found) in &plan.doomed {
+        for key in found.rows.keys() {
+            out.push(finding("extra", table, key.clone()));
+        }
+    }
+    out
+}
+
+/// Stored counters that disagree with the rows they count.
+fn counters(state: &State) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (name, rows) in &state.counters {
+        let (table, column) = name.split_once('.').unwrap_or((name, ""));
+        for (id, (stored, counted)) in rows {
+            if stored.as_i64() != Some(*counted) {
+                out.push(Finding {
+                    column: Some(column.to_string()),
+                    expected: Some(Value::from(*counted)),
+                    actual: Some(stored.clone()),
+                    ..finding("counter", table, id.clone())
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Cached objects of fixture stories, chapters and scenes whose `title` or
+/// `updatedAt` disagree with the database row (or whose row is gone).
+fn stale(present: &[CachedKey], state: &State) -> Vec<Finding> {
+    let mut rows: HashMap<&str, Option<&Row>> = HashMap::new();
+    for table in ["stories", "chapters", "scenes"] {
+        for (id, (_, actual)) in state.tables.get(table).into_iter().flatten() {
+            rows.insert(id.as_str(), actual.as_ref());
+        }
+    }
+    let mut out = Vec::new();
+    for key in present {
+        let Some(value) = key
+            .value
+            .as_deref()
+            .and_then(|v| serde_json::from_str(v).ok())
+        else {
+            continue;
+        };
+        let mut objects = Vec::new();
+        collect_objects(&value, &mut objects);
+        for object in objects {
+            let Some(id) = object.get("id").and_then(Value::as_str) else {
+                continue;
+            };
+            let Some(row) = rows.get(id) else { continue };
+            for (field, column) in [("title", "title"), ("updatedAt", "updated_at")] {
+                let Some(cached) = object.get(field) else {
+                    continue;
+                };
+                let db = row
+                    .and_then(|r| r.get(column))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let same = match (cached, &db) {
+                    (Value::String(a), Value::String(b)) if field == "updatedAt" => {
+                        clock::same_instant(a, b)
+                    }
+                    (a, b) => a == b,
+                };
+                if !same {
+                    out.push(Finding {
+                        column: Some(format!("{id}.{field}")),
+                        expected: Some(db),
+                        actual: Some(cached.clone()),
+                        ..finding("stale", "cache", key.key.clone())
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn collect_objects<'a>(value: &'a Value, out: &mut Vec<&'a serde_json::Map<String, Value>>) {
+    match value {
+        Value::Object(m) => {
+            out.push(m);
+            m.values().for_each(|v| collect_objects(v, out));
+        }
+        Value::Array(a) => a.iter().for_each(|v| collect_objects(v, out)),
+        _ => {}
+    }
+}
+
+fn finding(kind: &'static str, table: &str, id: String) -> Finding {
+    Finding {
+        kind,
+        table: table.to_string(),
+        id,
+        column: None,
+        expected: None,
+        actual: None,
+    }
+}

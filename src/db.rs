@@ -1,0 +1,282 @@
+//! The Postgres edge: connecting (with bounded retries), sending batches of
+//! statements in one round trip over the simple query protocol, counting what
+//! was sent, and turning driver errors into one-sentence failures.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
+
+use crate::error::{ExitCode, Failure, Result};
+use crate::redact;
+
+/// A single connection plus the counters `--json` reports.
+pub struct Db {
+    conn: PgConnection,
+    /// The URL with its password replaced, for messages.
+    pub shown: String,
+    pub statements: u64,
+    pub round_trips: u64,
+}
+
+/// Connection limits; the defaults suit a remote staging database.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub connect: Duration,
+    pub attempts: u32,
+}
+
+impl Db {
+    /// Connects, retrying refused/reset connections with exponential backoff.
+    pub async fn connect(url: &str, limits: Limits) -> Result<Db> {
+        let shown = redact::url(url);
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| {
+                Failure::usage(format!(
+                    "database URL {shown} is not valid: {}; use postgres://user:password@host:port/database",
+                    redact::redact(&e.to_string())
+                ))
+            })?
+            .application_name("fictures-seed")
+            // No named statements survive a transaction pooler; none are needed.
+            .statement_cache_capacity(0)
+            .disable_statement_logging();
+        let mut delay = Duration::from_millis(200);
+        let mut attempt = 1;
+        loop {
+            let outcome = tokio::time::timeout(limits.connect, options.connect()).await;
+            let error = match outcome {
+                Ok(Ok(conn)) => {
+                    return Ok(Db {
+                        conn,
+                        shown,
+                        statements: 0,
+                        round_trips: 0,
+                    });
+                }
+                Ok(Err(e)) => e,
+                Err(_) => sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer within {:?}", limits.connect),
+                )),
+            };
+            if attempt >= limits.attempts || !transient(&error) {
+                return Err(connect_failure(&shown, &error, attempt));
+            }
+            tracing::warn!(
+                "connecting to {shown} failed (attempt {attempt} of {}): {}; retrying in {delay:?}",
+                limits.attempts,
+                redact::redact(&error.to_string())
+            );
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+            attempt += 1;
+        }
+    }
+
+    /// Sends `sql` (holding `statements` statements) in one round trip and
+    /// returns every row every statement produced.
+    pub async fn batch(&mut self, sql: String, statements: u64) -> Result<Vec<PgRow>> {
+        self.statements += statements;
+        self.round_trips += 1;
+        tracing::trace!(target: "sql", "{}", truncate(&sql, 400));
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(|e| self.failure(&e))
+    }
+
+    /// Runs `sql`, whose last row's first column is JSON text, and parses it.
+    pub async fn json(&mut self, sql: impl Into<String>, statements: u64) -> Result<Value> {
+        let rows = self.batch(sql.into(), statements).await?;
+        let text: Option<String> = rows
+            .last()
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(|e| self.failure(&e))?
+            .flatten();
+        Ok(text
+            .map(|t| serde_json::from_str(&t).unwrap_or(Value::Null))
+            .unwrap_or(Value::Null))
+    }
+
+    /// Labelled counts from statements built with `sql::counted`.
+    pub async fn counts(&mut self, sql: String, statements: u64) -> Result<Vec<(String, i64)>> {
+        let rows = self.batch(sql, statements).await?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let (Ok(label), Ok(n)) = (
+                row.try_get::<String, _>("label"),
+                row.try_get::<i64, _>("n"),
+            ) {
+                out.push((label, n));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Closes politely; a dropped connection rolls back whatever was open.
+    pub async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+
+    fn failure(&self, error: &sqlx::Error) -> Failure {
+        query_failure(&self.shown, error)
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// Refused, reset, timed out or not resolvable: worth another attempt.
+fn transient(error: &sqlx::Error) -> bool {
+    use std::io::ErrorKind::*;
+    match error {
+        sqlx::Error::Io(io) => {
+            matches!(
+                io.kind(),
+                ConnectionRefused
+                    | ConnectionReset
+                    | ConnectionAborted
+                    | TimedOut
+                    | NotConnected
+                    | BrokenPipe
+                    | UnexpectedEof
+                    | Interrupted
+            ) || io.to_string().contains("failed to lookup address")
+        }
+        sqlx::Error::Database(db) => db.code().as_deref() == Some("57P03"),
+        _ => false,
+    }
+}
+
+fn connect_failure(shown: &str, error: &sqlx::Error, attempts: u32) -> Failure {
+    let detail = redact::redact(&error.to_string());
+    let code = sqlstate(error);
+    let (exit, advice) = match code.as_deref() {
+        Some("28P01") | Some("28000") => (
+            ExitCode::Connect,
+            "check the user name and password in the database URL",
+        ),
+        Some("3D000") => (
+            ExitCode::Connect,
+            "the database does not exist: create it, or fix the database name in the URL",
+        ),
+        _ => (
+            ExitCode::Connect,
+            "check that the server runs and the host, port and TLS settings are right",
+        ),
+    };
+    let tries = if attempts > 1 {
+        format!(" after {attempts} attempts")
+    } else {
+        String::new()
+    };
+    Failure::new(
+        exit,
+        format!("cannot connect to PostgreSQL at {shown}{tries}: {detail}; {advice}"),
+    )
+}
+
+pub fn sqlstate(error: &sqlx::Error) -> Option<String> {
+    match error {
+        sqlx::Error::Database(db) => db.code().map(|c| c.to_string()),
+        _ => None,
+    }
+}
+
+/// A failure for an error while running statements on an open connection.
+pub fn query_failure(shown: &str, error: &sqlx::Error) -> Failure {
+    let detail = match error {
+        sqlx::Error::Database(db) => redact::redact(db.message()),
+        other => redact::redact(&other.to_string()),
+    };
+    let (exit, advice) = match sqlstate(error).as_deref() {
+        Some("55P03") => (
+            ExitCode::LockTimeout,
+            "another fictures-seed run holds the fixture lock; wait for it or raise --lock-timeout",
+        ),
+        Some("57014") => (
+            ExitCode::Database,
+            "a statement ran past --statement-timeout; raise it or check the server's load",
+        ),
+        Some("25006") | Some("42501") => (
+            ExitCode::Database,
+            "the database role may not write here; connect as a role that can insert and delete",
+        ),
+        Some(c) if c.starts_with("42") || c == "22P02" => (
+            ExitCode::Schema,
+            "the database schema differs from what the seed file expects; check that --database-url points at the app's database",
+        ),
+        Some(c) if c.starts_with("23") => (
+            ExitCode::Database,
+            "a row outside the fixture conflicts with it; nothing was written",
+        ),
+        None if matches!(
+            error,
+            sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_)
+        ) =>
+        {
+            (
+                ExitCode::Connect,
+                "the connection was lost; the transaction was rolled back, so run the command again",
+            )
+        }
+        _ => (
+            ExitCode::Database,
+            "nothing was committed; run the command again",
+        ),
+    };
+    Failure::new(
+        exit,
+        format!("PostgreSQL at {shown} failed: {detail}; {advice}"),
+    )
+}
+
+impl Db {
+    /// Versions already recorded in sqlx's `_sqlx_migrations` table.
+    pub async fn applied_migrations(&mut self) -> Result<Vec<i64>> {
+        // The table may not exist yet, and a query naming it would not parse.
+        let exists = self
+            .json(
+                "SELECT (to_regclass('_sqlx_migrations') IS NOT NULL)::text",
+                1,
+            )
+            .await?;
+        if exists != serde_json::Value::Bool(true) {
+            return Ok(Vec::new());
+        }
+        let value = self
+            .json(
+                "SELECT coalesce(json_agg(version), '[]')::text FROM _sqlx_migrations WHERE success",
+                1,
+            )
+            .await?;
+        Ok(value
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(serde_json::Value::as_i64)
+            .collect())
+    }
+
+    /// Applies pending embedded migrations (sqlx's own runner and bookkeeping).
+    pub async fn migrate(&mut self, migrator: &sqlx::migrate::Migrator) -> Result<()> {
+        let shown = self.shown.clone();
+        migrator.run(&mut self.conn).await.map_err(|e| {
+            Failure::new(
+                ExitCode::Schema,
+                format!(
+                    "migrating the database at {shown} failed: {}; fix the database or the migration and run again",
+                    redact::redact(&e.to_string())
+                ),
+            )
+        })
+    }
+}

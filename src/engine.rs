@@ -1,0 +1,264 @@
+//! The steps every command shares: load the seed file, connect, read the
+//! catalog and the fixture's accounts in one round trip, build and fit the
+//! fixture, open the (locked or read-only) transaction, and drop cache keys.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::cache::{Cache, Families};
+use crate::catalog::Catalog;
+use crate::cli::Global;
+use crate::compat;
+use crate::db::{Db, Limits};
+use crate::error::{ExitCode, Failure, Result};
+use crate::fixture::{self, Account, Fixture, Tag};
+use crate::report::Report;
+use crate::seedfile::{CounterSpec, SeedFile};
+use crate::settings;
+use crate::sql;
+use crate::state::{self, State};
+
+/// Every run of every command serialises on this one transaction-scoped lock,
+/// which (unlike a session lock) survives a transaction pooler such as Neon's.
+const LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended('fictures-seed/fixture', 0))";
+
+/// How to treat an adopted account that does not exist (yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adoption {
+    /// Seeding needs it: stop with an error.
+    Strict,
+    /// Reading or removing: carry on; nothing of it can be there.
+    Lenient,
+}
+
+pub struct Target {
+    pub db: Db,
+    pub catalog: Catalog,
+    pub fixture: Fixture,
+    pub counters: Vec<CounterSpec>,
+    pub notes: Vec<String>,
+}
+
+/// Connects to Redis first when the command will need it, so a dead cache
+/// stops the run before anything is written.
+pub async fn connect_cache(g: &Global, no_cache: bool) -> Result<Option<Cache>> {
+    match settings::redis_url(g.redis_url.as_deref(), no_cache)? {
+        Some(url) => Ok(Some(Cache::connect(&url, g.connect_timeout).await?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn open(g: &Global, file: SeedFile, adoption: Adoption) -> Result<Target> {
+    let url = settings::database_url(g.database_url.as_deref())?;
+    let mut db = Db::connect(
+        &url,
+        Limits {
+            connect: g.connect_timeout,
+            attempts: g.connect_attempts.max(1),
+        },
+    )
+    .await?;
+    let mut emails: Vec<String> = file
+        .accounts
+        .values()
+        .filter_map(|a| {
+            a.get_ref()
+                .email
+                .clone()
+                .or(a.get_ref().adopt_email.clone())
+        })
+        .collect();
+    emails.sort();
+    let catalog = Catalog::read(&mut db).await?;
+    let users = if catalog.table("users").is_some() {
+        db.json(
+            format!(
+                "SELECT coalesce(json_agg(json_build_object('id', id, 'email', email) ORDER BY id), '[]')::text \
+                 FROM users WHERE email IN (SELECT json_array_elements_text({}))",
+                sql::json(&Value::from(emails))
+            ),
+            1,
+        )
+        .await?
+    } else {
+        Value::Array(Vec::new())
+    };
+    let mut notes = Vec::new();
+    let accounts = resolve_accounts(&file, &users, adoption, &mut notes)?;
+    let mut fixture = fixture::build(&file, &accounts);
+    notes.extend(compat::fit(&mut fixture, &catalog)?);
+    Ok(Target {
+        db,
+        catalog,
+        fixture,
+        counters: file.counter.clone(),
+        notes,
+    })
+}
+
+/// Matches the file's accounts with the users table: adopted ones by email,
+/// and created ones checked against a different account holding their email.
+fn resolve_accounts(
+    file: &SeedFile,
+    users: &Value,
+    adoption: Adoption,
+    notes: &mut Vec<String>,
+) -> Result<fixture::Accounts> {
+    let by_email = |email: &str| -> Vec<String> {
+        users
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|u| u["email"] == email)
+            .filter_map(|u| u["id"].as_str().map(String::from))
+            .collect()
+    };
+    let mut accounts = fixture::created_accounts(file);
+    for (key, spec) in &file.accounts {
+        let spec = spec.get_ref();
+        if let (Some(id), Some(email)) = (&spec.id, &spec.email) {
+            let others: Vec<String> = by_email(email)
+                .into_iter()
+                .filter(|o| o != id.get_ref())
+                .collect();
+            if adoption == Adoption::Strict && !others.is_empty() {
+                return Err(Failure::usage(format!(
+                    "the users table already has an account with email {email} (id {}) that is not the fixture's {key} (id {}); adopt it with `adopt_email = \"{email}\"` under [accounts.{key}] in the seed file, or remove that account",
+                    others.join(", "),
+                    id.get_ref()
+                )));
+            }
+        }
+        let Some(email) = &spec.adopt_email else {
+            continue;
+        };
+        let found = by_email(email);
+        let id = match (found.as_slice(), adoption) {
+            ([one], _) => one.clone(),
+            ([], Adoption::Lenient) => {
+                notes.push(format!("adopted account {email} ({key}) does not exist"));
+                String::new()
+            }
+            ([], Adoption::Strict) => {
+                return Err(Failure::usage(format!(
+                    "accounts.{key} adopts {email}, but no account has that email; create it in the app first, or give the fixture its own {key} account in the seed file"
+                )));
+            }
+            (many, _) => {
+                return Err(Failure::usage(format!(
+                    "accounts.{key} adopts {email}, but {} accounts have that email ({}); adoption needs exactly one, so remove the duplicates",
+                    many.len(),
+                    many.join(", ")
+                )));
+            }
+        };
+        accounts.insert(key.clone(), Account { id, adopted: true });
+    }
+    Ok(accounts)
+}
+
+impl Target {
+    /// Opens the transaction and reads the fixture's state in one round trip:
+    /// writers take the fixture lock with bounded waits; readers get a
+    /// read-only snapshot and take no lock.
+    pub async fn begin(&mut self, g: &Global, write: bool) -> Result<State> {
+        let statement = format!(
+            "SET LOCAL statement_timeout = {}",
+            g.statement_timeout.as_millis()
+        );
+        let query = state::query(&self.fixture, &self.counters);
+        let sql = if write {
+            format!(
+                "BEGIN; SET LOCAL lock_timeout = {}; {statement}; {LOCK}; {query}",
+                g.lock_timeout.as_millis()
+            )
+        } else {
+            format!("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {statement}; {query}")
+        };
+        let count = if write { 5 } else { 3 };
+        let value = self.db.json(sql, count).await?;
+        Ok(state::parse(&self.fixture, value))
+    }
+
+    /// Runs `statements` and commits, all in one round trip.
+    pub async fn commit(&mut self, statements: Vec<String>) -> Result<Vec<(String, i64)>> {
+        let n = statements.len() as u64 + 1;
+        let mut sql = statements.join(";\n");
+        if !sql.is_empty() {
+            sql.push_str(";\n");
+        }
+        sql.push_str("COMMIT");
+        self.db.counts(sql, n).await
+    }
+
+    pub async fn rollback(&mut self) -> Result<()> {
+        self.db.batch("ROLLBACK".into(), 1).await.map(|_| ())
+    }
+
+    /// Fills the report's counters of work done.
+    pub fn finish(&self, report: &mut Report, cache: Option<&Cache>, started: std::time::Instant) {
+        report.statements = self.db.statements;
+        report.round_trips = self.db.round_trips;
+        report.redis_commands = cache.map_or(0, |c| c.commands);
+        report.elapsed_ms = started.elapsed().as_millis();
+    }
+
+    /// Tags of every row of the fixture: the whole fixture's cache.
+    pub fn all_tags(&self) -> BTreeSet<Tag> {
+        self.fixture
+            .tables
+            .iter()
+            .flat_map(|t| t.rows.iter().flat_map(|r| r.tags.iter().cloned()))
+            .collect()
+    }
+}
+
+/// Removes (or, on a dry run, lists) the cache keys of `tags`. `committed`
+/// says whether the database already changed, which decides what a failure means.
+pub async fn drop_keys(
+    cache: Option<&mut Cache>,
+    tags: &BTreeSet<Tag>,
+    dry_run: bool,
+    committed: bool,
+    report: &mut Report,
+) -> Result<()> {
+    let Some(cache) = cache else {
+        report.cache.skipped = true;
+        return Ok(());
+    };
+    let families = Families::of(tags);
+    let outcome = async {
+        let keys = cache.scan(&families).await?;
+        if !dry_run {
+            cache.unlink(&keys).await?;
+        }
+        Ok::<_, redis::RedisError>(keys)
+    }
+    .await;
+    match outcome {
+        Ok(keys) => {
+            report.cache.removed = keys.len();
+            if dry_run || tracing::enabled!(tracing::Level::DEBUG) {
+                report.cache.keys = keys;
+            }
+            Ok(())
+        }
+        Err(e) if committed => Err(Failure::new(
+            ExitCode::CacheAfterCommit,
+            format!(
+                "the database changes are committed, but removing the fixture's keys from Redis at {} failed: {}; the app's cache may be stale, so run `fictures-seed invalidate` with the same options to clear only the fixture's keys",
+                cache.shown,
+                crate::redact::redact(&e.to_string())
+            ),
+        )),
+        Err(e) => Err(Failure::new(
+            ExitCode::Connect,
+            format!(
+                "Redis at {} failed: {}; nothing was written; check Redis, or pass --no-cache",
+                cache.shown,
+                crate::redact::redact(&e.to_string())
+            ),
+        )),
+    }
+}

@@ -1,0 +1,427 @@
+//! The canonical fixture: the exact rows the seed file describes, per table,
+//! parents before children. Pure: the same file and the same account ids give
+//! the same rows, byte for byte.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
+use serde_json::{Map, Value, json};
+
+use crate::clock;
+use crate::ids;
+use crate::seedfile::SeedFile;
+use crate::text::Text;
+
+/// One row as column → value, in the JSON form PostgreSQL reads and writes.
+pub type Row = Map<String, Value>;
+
+/// The app's cache entity kinds a row can belong to (see cache-keys.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Story,
+    Chapter,
+    Scene,
+    User,
+}
+
+impl Kind {
+    /// The kind whose rows live in `table`, for rows found outside the fixture.
+    pub fn of_table(table: &str) -> Option<Kind> {
+        match table {
+            "stories" => Some(Kind::Story),
+            "chapters" => Some(Kind::Chapter),
+            "scenes" => Some(Kind::Scene),
+            "users" => Some(Kind::User),
+            _ => None,
+        }
+    }
+}
+
+/// An entity whose cache family a change to a row must drop.
+pub type Tag = (Kind, String);
+
+#[derive(Debug, Clone)]
+pub struct FixtureRow {
+    pub values: Row,
+    /// The entities whose cached data shows this row (itself and its ancestors).
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TableRows {
+    pub table: String,
+    /// Columns that identify a row (the table's primary key).
+    pub key: Vec<String>,
+    /// Columns the table must have; the others may be absent and are then skipped.
+    pub required: Vec<String>,
+    /// Columns written on insert but neither verified nor restored.
+    pub unowned: Vec<String>,
+    pub rows: Vec<FixtureRow>,
+}
+
+impl TableRows {
+    fn new(table: &str, key: &[&str], required: &[&str]) -> Self {
+        TableRows {
+            table: table.into(),
+            key: key.iter().map(|s| s.to_string()).collect(),
+            required: required.iter().map(|s| s.to_string()).collect(),
+            unowned: Vec::new(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, values: Value, tags: Vec<Tag>) {
+        let Value::Object(values) = values else {
+            unreachable!("fixture rows are built as JSON objects")
+        };
+        self.rows.push(FixtureRow { values, tags });
+    }
+
+    /// The columns the fixture writes, in first-seen order.
+    pub fn columns(&self) -> Vec<String> {
+        let mut columns: Vec<String> = Vec::new();
+        for row in &self.rows {
+            for c in row.values.keys() {
+                if !columns.contains(c) {
+                    columns.push(c.clone());
+                }
+            }
+        }
+        columns
+    }
+
+    /// The key of a row as one string, for maps and messages.
+    pub fn key_of(&self, row: &Row) -> String {
+        key_string(&self.key, row)
+    }
+}
+
+pub fn key_string(key: &[String], row: &Row) -> String {
+    key.iter()
+        .map(|k| match row.get(k) {
+            Some(Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+            None => "null".into(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// An account the fixture uses: created by it, or adopted as-is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: String,
+    pub adopted: bool,
+}
+
+/// Account key (as the seed file names it) → the account.
+pub type Accounts = BTreeMap<String, Account>;
+
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    /// Parents before children: inserts go in this order, deletes in reverse.
+    pub tables: Vec<TableRows>,
+    pub accounts: Accounts,
+}
+
+impl Fixture {
+    pub fn table(&self, name: &str) -> Option<&TableRows> {
+        self.tables.iter().find(|t| t.table == name)
+    }
+
+    pub fn row_count(&self) -> usize {
+        self.tables.iter().map(|t| t.rows.len()).sum()
+    }
+}
+
+/// The accounts the file creates itself; adopted ones are resolved against the
+/// database by the caller and added to the map before `build`.
+pub fn created_accounts(file: &SeedFile) -> Accounts {
+    file.accounts
+        .iter()
+        .filter_map(|(key, spec)| {
+            let id = spec.get_ref().id.as_ref()?;
+            Some((
+                key.clone(),
+                Account {
+                    id: id.get_ref().clone(),
+                    adopted: false,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Builds the canonical fixture. `accounts` must hold every account of the file.
+pub fn build(file: &SeedFile, accounts: &Accounts) -> Fixture {
+    Builder {
+        file,
+        accounts,
+        base: clock::parse_base(file.fixture.base_time.get_ref())
+            .expect("validated when the seed file was loaded"),
+    }
+    .build()
+}
+
+struct Builder<'a> {
+    file: &'a SeedFile,
+    accounts: &'a Accounts,
+    base: NaiveDateTime,
+}
+
+/// Minutes after the base time at which each story's rows begin.
+const STORY_SPACING: i64 = 24 * 60;
+
+impl Builder<'_> {
+    fn id_of(&self, account: &str) -> &str {
+        &self.accounts[account].id
+    }
+
+    fn at(&self, minutes: i64) -> Value {
+        Value::String(clock::at(self.base, minutes))
+    }
+
+    fn text(&self, entity: &str, purpose: &str) -> Text {
+        Text::new(self.file.fixture.seed, entity, purpose)
+    }
+
+    fn build(&self) -> Fixture {
+        let mut users = TableRows::new("users", &["id"], &["id", "email"]);
+        let mut stories = TableRows::new("stories", &["id"], &["id", "title", "author_id"]);
+        let mut chapters = TableRows::new("chapters", &["id"], &["id", "story_id", "order_index"]);
+        let mut scenes = TableRows::new("scenes", &["id"], &["id", "chapter_id", "order_index"]);
+        let mut posts =
+            TableRows::new("community_posts", &["id"], &["id", "story_id", "author_id"]);
+        let mut replies = TableRows::new(
+            "community_replies",
+            &["id"],
+            &["id", "post_id", "author_id"],
+        );
+        let mut post_likes = TableRows::new("post_likes", &["post_id", "user_id"], &[]);
+        let mut story_likes = TableRows::new("story_likes", &["user_id", "story_id"], &[]);
+
+        self.users(&mut users);
+        for (i, story) in self.file.story.iter().enumerate() {
+            let story = story.get_ref();
+            let owner_key = story.owner.as_ref().unwrap_or(&self.file.stories.owner);
+            let owner = self.id_of(owner_key.get_ref()).to_string();
+            let start = (i as i64 + 1) * STORY_SPACING;
+            let published = story.status.get_ref() == "published";
+            let sid = story.id.get_ref().as_str();
+            let story_tags = vec![(Kind::Story, sid.to_string()), (Kind::User, owner.clone())];
+            let mut summary = self.text(sid, "summary");
+            stories.push(
+                json!({
+                    "id": sid,
+                    "title": story.title,
+                    "genre": story.genre.as_ref().unwrap_or(&self.file.stories.genre),
+                    "status": story.status.get_ref(),
+                    "author_id": owner,
+                    "summary": summary.sentence(12, 24),
+                    "tone": story.tone.as_ref().or(self.file.stories.tone.as_ref()),
+                    "created_at": self.at(start),
+                    "updated_at": self.at(start),
+                }),
+                story_tags.clone(),
+            );
+            self.chapters(sid, &owner, start, &story_tags, &mut chapters, &mut scenes);
+            if published {
+                self.community(
+                    sid,
+                    start,
+                    &story_tags,
+                    [&mut posts, &mut replies, &mut post_likes, &mut story_likes],
+                );
+            }
+        }
+
+        let mut tables = vec![
+            users,
+            stories,
+            chapters,
+            scenes,
+            posts,
+            replies,
+            post_likes,
+            story_likes,
+        ];
+        for t in &mut tables {
+            if let Some(spec) = self.file.tables.get(&t.table) {
+                t.unowned = spec.unowned.clone();
+            }
+        }
+        Fixture {
+            tables,
+            accounts: self.accounts.clone(),
+        }
+    }
+
+    fn users(&self, users: &mut TableRows) {
+        for (key, spec) in &self.file.accounts {
+            let spec = spec.get_ref();
+            if self.accounts[key].adopted {
+                continue;
+            }
+            let id = self.id_of(key);
+            users.push(
+                json!({
+                    "id": id,
+                    "email": spec.email,
+                    "username": spec.username.as_ref().map(|u| u.get_ref()),
+                    "name": spec.name,
+                    "role": spec.role.as_ref().map(|r| r.get_ref()),
+                    "email_verified": self.at(0),
+                    "created_at": self.at(0),
+                    "updated_at": self.at(0),
+                }),
+                vec![(Kind::User, id.to_string())],
+            );
+        }
+    }
+
+    fn chapters(
+        &self,
+        sid: &str,
+        owner: &str,
+        start: i64,
+        story_tags: &[Tag],
+        chapters: &mut TableRows,
+        scenes: &mut TableRows,
+    ) {
+        let d = &self.file.stories;
+        for c in 1..=*d.chapters.get_ref() {
+            let cid = ids::chapter(sid, c);
+            let created = start + i64::from(c) * 60;
+            let published = c <= *d.published_chapters.get_ref();
+            let mut tags = story_tags.to_vec();
+            tags.push((Kind::Chapter, cid.clone()));
+            chapters.push(
+                json!({
+                    "id": cid,
+                    "title": d.chapter_title.replace("{n}", &c.to_string()),
+                    "summary": self.text(&cid, "summary").sentence(10, 20),
+                    "story_id": sid,
+                    "author_id": owner,
+                    "order_index": c,
+                    "status": if published { "published" } else { "writing" },
+                    "published_at": published.then(|| self.at(created + 30)),
+                    "created_at": self.at(created),
+                    "updated_at": self.at(created),
+                }),
+                tags.clone(),
+            );
+            for n in 1..=*d.scenes_per_chapter.get_ref() {
+                let xid = ids::scene(&cid, n);
+                let created = created + i64::from(n);
+                let public = n <= *d.public_scenes.get_ref();
+                let mut tags = tags.clone();
+                tags.push((Kind::Scene, xid.clone()));
+                let mut text = self.text(&xid, "scene");
+                scenes.push(
+                    json!({
+                        "id": xid,
+                        "title": d.scene_title.replace("{n}", &n.to_string()),
+                        "summary": text.sentence(10, 20),
+                        "content": text.prose(*d.scene_words.get_ref() as usize),
+                        "chapter_id": cid,
+                        "order_index": n,
+                        "visibility": if public { "public" } else { "unlisted" },
+                        "published_at": public.then(|| self.at(created + 30)),
+                        "created_at": self.at(created),
+                        "updated_at": self.at(created),
+                    }),
+                    tags,
+                );
+            }
+        }
+    }
+
+    /// Posts, replies (with one nested answer per post) and likes on a published story.
+    fn community(&self, sid: &str, start: i64, tags: &[Tag], tables: [&mut TableRows; 4]) {
+        let [posts, replies, post_likes, story_likes] = tables;
+        let c = &self.file.community;
+        let first_post = start + 7 * 60 * 24;
+        let nested = c.nested_replies && c.replies_per_post > 0;
+        for p in 1..=c.posts {
+            let pid = ids::post(sid, p);
+            let created = first_post + i64::from(p) * 60;
+            let author = &c.post_authors[(p as usize - 1) % c.post_authors.len()];
+            let mut text = self.text(&pid, "post");
+            let reply_count = c.replies_per_post + u32::from(nested);
+            let last_reply = created + i64::from(reply_count) * 5;
+            posts.push(
+                json!({
+                    "id": pid,
+                    "title": text.sentence(4, 9).trim_end_matches('.'),
+                    "content": text.prose(80),
+                    "story_id": sid,
+                    "author_id": self.id_of(author.get_ref()),
+                    "likes": c.post_likes_by.len(),
+                    "replies": reply_count,
+                    "is_deleted": false,
+                    "moderation_status": "approved",
+                    "last_activity_at": self.at(last_reply),
+                    "created_at": self.at(created),
+                    "updated_at": self.at(created),
+                }),
+                tags.to_vec(),
+            );
+            for r in 1..=c.replies_per_post {
+                let rid = ids::reply(&pid, r);
+                let author = &c.reply_authors[(r as usize - 1) % c.reply_authors.len()];
+                let at = self.at(created + i64::from(r) * 5);
+                replies.push(
+                    json!({
+                        "id": rid,
+                        "content": self.text(&rid, "reply").sentence(8, 20),
+                        "post_id": pid,
+                        "author_id": self.id_of(author.get_ref()),
+                        "parent_reply_id": null,
+                        "depth": 0,
+                        "created_at": at,
+                        "updated_at": at,
+                    }),
+                    tags.to_vec(),
+                );
+                if nested && r == 1 {
+                    let nid = ids::nested_reply(&rid);
+                    let author = &c.reply_authors[r as usize % c.reply_authors.len()];
+                    replies.push(
+                        json!({
+                            "id": nid,
+                            "content": self.text(&nid, "reply").sentence(8, 20),
+                            "post_id": pid,
+                            "author_id": self.id_of(author.get_ref()),
+                            "parent_reply_id": rid,
+                            "depth": 1,
+                            "created_at": self.at(last_reply),
+                            "updated_at": self.at(last_reply),
+                        }),
+                        tags.to_vec(),
+                    );
+                }
+            }
+            for who in &c.post_likes_by {
+                post_likes.push(
+                    json!({
+                        "post_id": pid,
+                        "user_id": self.id_of(who.get_ref()),
+                        "created_at": self.at(created + 1),
+                    }),
+                    tags.to_vec(),
+                );
+            }
+        }
+        for who in &c.story_likes_by {
+            story_likes.push(
+                json!({
+                    "user_id": self.id_of(who.get_ref()),
+                    "story_id": sid,
+                    "created_at": self.at(first_post),
+                }),
+                tags.to_vec(),
+            );
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! fictures-seed: puts the Fictures app's canonical test fixtures into
+//! PostgreSQL and Redis, verifies them, and removes them again.
+//!
+//! The core is pure (seed file → fixture → plan); `db`, `cache` and `report`
+//! are the thin edges to PostgreSQL, Redis and the terminal.
+
+pub mod cache;
+pub mod catalog;
+pub mod cli;
+pub mod clock;
+pub mod closure;
+pub mod commands;
+pub mod compat;
+pub mod db;
+pub mod engine;
+pub mod error;
+pub mod fixture;
+pub mod ids;
+pub mod plan;
+pub mod redact;
+pub mod report;
+pub mod seedfile;
+pub mod settings;
+pub mod sql;
+pub mod state;
+pub mod text;

@@ -1,0 +1,76 @@
+//! Entry point: parse the command line, run one subcommand under the
+//! whole-run time limit, print its report, and exit with its code.
+
+use clap::Parser;
+use fictures_seed::cli::{Cli, Command};
+use fictures_seed::commands::{self, Outcome};
+use fictures_seed::error::{ExitCode, Failure, Result};
+use fictures_seed::{redact, settings};
+use tracing_subscriber::EnvFilter;
+
+fn main() {
+    let cli = Cli::parse();
+    let g = &cli.global;
+    let level = match (g.quiet, g.verbose) {
+        (true, _) => "error",
+        (_, 0) => "warn",
+        (_, 1) => "fictures_seed=debug,info",
+        _ => "fictures_seed=trace,sql=trace,info",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("FICTURES_SEED_LOG").unwrap_or_else(|_| EnvFilter::new(level)),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts");
+    let outcome = runtime.block_on(async {
+        match tokio::time::timeout(g.timeout, run(&cli)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Failure::new(
+                ExitCode::Database,
+                format!(
+                    "the run took longer than --timeout {}; the open transaction was rolled back, so nothing was written; raise --timeout or check the servers",
+                    humantime::format_duration(g.timeout)
+                ),
+            )),
+        }
+    });
+    let code = match outcome {
+        Ok((report, code)) => {
+            report.print(g.json, g.quiet);
+            code
+        }
+        Err(failure) => {
+            let message = redact::redact(&failure.message);
+            eprintln!("error: {message}");
+            if g.json {
+                let body = serde_json::json!({
+                    "error": { "code": failure.code.code(), "kind": failure.code.name(), "message": message }
+                });
+                println!("{body}");
+            }
+            failure.code
+        }
+    };
+    std::process::exit(code.code());
+}
+
+async fn run(cli: &Cli) -> Result<Outcome> {
+    let g = &cli.global;
+    if let Some(path) = &g.env_file {
+        settings::load_env_file(path)?;
+    }
+    match &cli.command {
+        Command::Seed(a) => commands::seed::run(g, a).await,
+        Command::Verify(a) => commands::verify::run(g, a).await,
+        Command::Teardown(a) => commands::teardown::run(g, a).await,
+        Command::Migrate(a) => commands::migrate::run(g, a).await,
+        Command::Invalidate(a) => commands::invalidate::run(g, a).await,
+    }
+}

@@ -1,0 +1,181 @@
+//! The plan: what `seed` must change to reach the canonical fixture, derived
+//! purely from the fixture, the state read back and the rows hanging off it.
+//! `seed`, `--dry-run`, `verify` and `teardown` all read this one structure.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::catalog::Catalog;
+use crate::closure::{self, Doomed};
+use crate::fixture::{Fixture, Row, TableRows, Tag};
+use crate::sql;
+use crate::state::State;
+
+/// A column whose stored value differs from the fixture's.
+#[derive(Debug, Clone, Serialize)]
+pub struct Drift {
+    pub column: String,
+    pub expected: Value,
+    pub actual: Value,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TablePlan {
+    pub table: String,
+    /// Fixture rows (indexes into the table's rows) missing from the database.
+    pub insert: Vec<usize>,
+    /// Fixture rows present with owned columns drifted.
+    pub update: Vec<(usize, Vec<Drift>)>,
+    pub unchanged: usize,
+    /// Rows that go (extras for seed --prune, everything for teardown).
+    pub delete: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub tables: Vec<TablePlan>,
+    pub doomed: Doomed,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.tables
+            .iter()
+            .all(|t| t.insert.is_empty() && t.update.is_empty() && t.delete == 0)
+    }
+
+    /// Cache tags of every row the plan inserts, changes or deletes.
+    pub fn touched(&self, fixture: &Fixture) -> BTreeSet<Tag> {
+        let mut tags = BTreeSet::new();
+        for (tp, rows) in self.tables.iter().zip(&fixture.tables) {
+            let changed = tp.insert.iter().chain(tp.update.iter().map(|(i, _)| i));
+            for &i in changed {
+                tags.extend(rows.rows[i].tags.iter().cloned());
+            }
+        }
+        for found in self.doomed.values() {
+            for (_, t) in found.rows.values() {
+                tags.extend(t.iter().cloned());
+            }
+        }
+        tags
+    }
+
+    /// The statements that carry the plan out: deletes children-first, then
+    /// one upsert per table parents-first. Each reports its row count.
+    pub fn statements(&self, fixture: &Fixture, catalog: &Catalog) -> Vec<String> {
+        let mut out = Vec::new();
+        for table in closure::delete_order(catalog, &self.doomed) {
+            out.push(closure::delete_statement(
+                catalog,
+                &table,
+                &self.doomed[&table],
+            ));
+        }
+        for (tp, rows) in self.tables.iter().zip(&fixture.tables) {
+            let changed: Vec<usize> = tp
+                .insert
+                .iter()
+                .copied()
+                .chain(tp.update.iter().map(|(i, _)| *i))
+                .collect();
+            if !changed.is_empty() {
+                out.push(upsert(rows, &changed));
+            }
+        }
+        out
+    }
+}
+
+/// Compares the fixture with the state; `doomed` are the rows that go.
+pub fn diff(fixture: &Fixture, state: &State, doomed: Doomed, teardown: bool) -> Plan {
+    let mut tables = Vec::new();
+    for rows in &fixture.tables {
+        let mut tp = TablePlan {
+            table: rows.table.clone(),
+            delete: doomed.get(&rows.table).map_or(0, |f| f.rows.len()),
+            ..TablePlan::default()
+        };
+        if !teardown {
+            let read = state.tables.get(&rows.table);
+            for (i, row) in rows.rows.iter().enumerate() {
+                let key = rows.key_of(&row.values);
+                match read.and_then(|r| r.get(&key)) {
+                    Some((desired, Some(actual))) => {
+                        let drifts = drifted(rows, &row.values, desired, actual);
+                        if drifts.is_empty() {
+                            tp.unchanged += 1;
+                        } else {
+                            tp.update.push((i, drifts));
+                        }
+                    }
+                    _ => tp.insert.push(i),
+                }
+            }
+        }
+        tables.push(tp);
+    }
+    // Tables outside the fixture that lose rows (views, comments, ...).
+    for (table, found) in &doomed {
+        if fixture.table(table).is_none() {
+            tables.push(TablePlan {
+                table: table.clone(),
+                delete: found.rows.len(),
+                ..TablePlan::default()
+            });
+        }
+    }
+    Plan { tables, doomed }
+}
+
+/// Owned columns of `row` whose stored value differs from the desired one.
+fn drifted(rows: &TableRows, row: &Row, desired: &Row, actual: &Row) -> Vec<Drift> {
+    row.keys()
+        .filter(|c| !rows.unowned.contains(c))
+        .filter_map(|c| {
+            let expected = desired.get(c).cloned().unwrap_or(Value::Null);
+            let have = actual.get(c).cloned().unwrap_or(Value::Null);
+            (expected != have).then(|| Drift {
+                column: c.clone(),
+                expected,
+                actual: have,
+            })
+        })
+        .collect()
+}
+
+/// `INSERT … SELECT FROM json_populate_recordset … ON CONFLICT DO UPDATE` for
+/// the given rows: owned columns are restored, unowned ones left as they are.
+fn upsert(rows: &TableRows, indexes: &[usize]) -> String {
+    let columns = rows.columns();
+    let data: Vec<Value> = indexes
+        .iter()
+        .map(|&i| Value::Object(rows.rows[i].values.clone()))
+        .collect();
+    let owned: Vec<&String> = columns
+        .iter()
+        .filter(|c| !rows.key.contains(c) && !rows.unowned.contains(c))
+        .collect();
+    let on_conflict = if owned.is_empty() {
+        "DO NOTHING".to_string()
+    } else {
+        let sets = owned
+            .iter()
+            .map(|c| format!("{0} = EXCLUDED.{0}", sql::ident(c)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("DO UPDATE SET {sets}")
+    };
+    sql::counted(
+        &rows.table,
+        &format!(
+            "INSERT INTO {table} ({cols}) SELECT {cols} FROM json_populate_recordset(NULL::{table}, {data}) ON CONFLICT ({key}) {on_conflict}",
+            table = sql::ident(&rows.table),
+            cols = sql::columns(&columns, None),
+            data = sql::json(&Value::Array(data)),
+            key = sql::columns(&rows.key, None),
+        ),
+    )
+}

@@ -1,0 +1,175 @@
+//! What a run tells its user: a short human summary on stdout, or the same
+//! facts as one JSON object with `--json`. Logs go to stderr, never here.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::plan::Plan;
+use crate::redact;
+
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub command: &'static str,
+    pub dry_run: bool,
+    pub tables: Vec<TableLine>,
+    pub cache: CacheLine,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub findings: Option<Vec<Finding>>,
+    pub notes: Vec<String>,
+    pub statements: u64,
+    pub round_trips: u64,
+    pub redis_commands: u64,
+    pub elapsed_ms: u128,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct TableLine {
+    pub table: String,
+    pub insert: usize,
+    pub update: usize,
+    pub delete: usize,
+    pub unchanged: usize,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct CacheLine {
+    /// Redis was not touched (--no-cache).
+    pub skipped: bool,
+    /// Keys removed (or, on a dry run, that would be).
+    pub removed: usize,
+    /// The keys, on dry runs and with --verbose.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
+    /// Fixture keys present, with TTLs (verify).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub present: Vec<crate::cache::CachedKey>,
+}
+
+/// One difference `verify` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub kind: &'static str,
+    pub table: String,
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual: Option<Value>,
+}
+
+impl Report {
+    pub fn tables_from(&mut self, plan: &Plan) {
+        self.tables = plan
+            .tables
+            .iter()
+            .map(|t| TableLine {
+                table: t.table.clone(),
+                insert: t.insert.len(),
+                update: t.update.len(),
+                delete: t.delete,
+                unchanged: t.unchanged,
+            })
+            .collect();
+    }
+
+    pub fn changes(&self) -> usize {
+        self.tables
+            .iter()
+            .map(|t| t.insert + t.update + t.delete)
+            .sum()
+    }
+
+    pub fn print(&self, json: bool, quiet: bool) {
+        if json {
+            let text = serde_json::to_string_pretty(self).expect("reports serialize");
+            println!("{}", redact::redact(&text));
+        } else if !quiet {
+            println!("{}", redact::redact(&self.human()));
+        }
+    }
+
+    fn human(&self) -> String {
+        let mut out = Vec::new();
+        let verb = if self.dry_run {
+            " (dry run: nothing written)"
+        } else {
+            ""
+        };
+        out.push(format!("{}{verb}", self.command));
+        if !self.tables.is_empty() {
+            out.push(format!(
+                "  {:<22} {:>7} {:>7} {:>7} {:>9}",
+                "table", "insert", "update", "delete", "unchanged"
+            ));
+            for t in &self.tables {
+                out.push(format!(
+                    "  {:<22} {:>7} {:>7} {:>7} {:>9}",
+                    t.table, t.insert, t.update, t.delete, t.unchanged
+                ));
+            }
+        }
+        if self.cache.skipped {
+            out.push("cache: skipped (--no-cache)".into());
+        } else {
+            let verb = if self.dry_run {
+                "would remove"
+            } else {
+                "removed"
+            };
+            out.push(format!("cache: {} fixture keys {verb}", self.cache.removed));
+            for k in &self.cache.keys {
+                out.push(format!("  {k}"));
+            }
+        }
+        for k in &self.cache.present {
+            out.push(format!("  cached {} (ttl {}s)", k.key, k.ttl));
+        }
+        for n in &self.notes {
+            out.push(format!("note: {n}"));
+        }
+        if let Some(findings) = &self.findings {
+            for f in findings {
+                out.push(format!("  {}", finding_line(f)));
+            }
+        }
+        out.push(format!(
+            "{} changes, {} ms ({} statements, {} round trips, {} Redis commands)",
+            self.changes(),
+            self.elapsed_ms,
+            self.statements,
+            self.round_trips,
+            self.redis_commands
+        ));
+        if let Some(findings) = &self.findings {
+            out.push(if findings.is_empty() {
+                "fixture OK".to_string()
+            } else {
+                format!("{} findings", findings.len())
+            });
+        }
+        out.join("\n")
+    }
+}
+
+fn finding_line(f: &Finding) -> String {
+    let mut line = format!("{:<8} {}/{}", f.kind, f.table, f.id);
+    if let Some(c) = &f.column {
+        line.push_str(&format!(" .{c}"));
+    }
+    if let (Some(e), Some(a)) = (&f.expected, &f.actual) {
+        line.push_str(&format!(": expected {}, found {}", shorten(e), shorten(a)));
+    }
+    line
+}
+
+/// A value shortened to fit a terminal line.
+pub fn shorten(v: &Value) -> String {
+    let text = v.to_string();
+    if text.chars().count() <= 40 {
+        return text;
+    }
+    let head: String = text.chars().take(37).collect();
+    format!("{head}...")
+}

@@ -1,0 +1,435 @@
+//! The seed file: its TOML shape, parsing with positions, and validation.
+//! Everything here runs before any connection is made, so a bad file costs
+//! nothing and every complaint names the file, line and field.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::{Failure, Result};
+use crate::ids;
+
+/// A seed file as written, with source positions kept for error messages.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedFile {
+    pub fixture: FixtureSection,
+    pub accounts: BTreeMap<String, Spanned<AccountSpec>>,
+    pub stories: StoryDefaults,
+    #[serde(default)]
+    pub story: Vec<Spanned<StorySpec>>,
+    #[serde(default)]
+    pub community: CommunitySpec,
+    #[serde(default)]
+    pub counter: Vec<CounterSpec>,
+    #[serde(default)]
+    pub tables: BTreeMap<String, TableSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixtureSection {
+    pub seed: u64,
+    pub base_time: Spanned<String>,
+}
+
+/// Either a created account (id, email, username, name, role) or an adopted one.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSpec {
+    pub id: Option<Spanned<String>>,
+    pub email: Option<String>,
+    pub username: Option<Spanned<String>>,
+    pub name: Option<String>,
+    pub role: Option<Spanned<String>>,
+    pub adopt_email: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoryDefaults {
+    pub owner: Spanned<String>,
+    pub genre: String,
+    pub tone: Option<String>,
+    pub chapters: Spanned<u32>,
+    pub scenes_per_chapter: Spanned<u32>,
+    pub published_chapters: Spanned<u32>,
+    pub public_scenes: Spanned<u32>,
+    pub chapter_title: String,
+    pub scene_title: String,
+    pub scene_words: Spanned<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorySpec {
+    pub id: Spanned<String>,
+    pub title: String,
+    pub status: Spanned<String>,
+    pub owner: Option<Spanned<String>>,
+    pub genre: Option<String>,
+    pub tone: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommunitySpec {
+    #[serde(default)]
+    pub posts: u32,
+    #[serde(default)]
+    pub post_authors: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub replies_per_post: u32,
+    #[serde(default)]
+    pub reply_authors: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub nested_replies: bool,
+    #[serde(default)]
+    pub post_likes_by: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub story_likes_by: Vec<Spanned<String>>,
+}
+
+/// A denormalised counter column and the rows it counts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CounterSpec {
+    pub table: String,
+    pub column: String,
+    pub rows_in: String,
+    pub via: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSpec {
+    #[serde(default)]
+    pub unowned: Vec<String>,
+}
+
+/// The logical story and chapter states; the database's labels are checked later.
+pub const STATUSES: [&str; 2] = ["writing", "published"];
+pub const ROLES: [&str; 3] = ["reader", "writer", "manager"];
+
+/// Reads and validates a seed file; the error names file, line, column and field.
+pub fn load(path: &Path) -> Result<SeedFile> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::usage(format!(
+            "cannot read seed file {}: {e}; pass an existing file with --seed-file",
+            path.display()
+        ))
+    })?;
+    parse(&text, &path.display().to_string())
+}
+
+/// Parses seed-file text; `origin` names it in messages.
+pub fn parse(text: &str, origin: &str) -> Result<SeedFile> {
+    let file: SeedFile = toml::from_str(text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|s| position(text, s.start))
+            .unwrap_or_default();
+        let message = e.message().trim().trim_end_matches('.').replace('\n', " ");
+        Failure::usage(format!(
+            "{origin}{at}: {message}; fix the seed file and run again"
+        ))
+    })?;
+    Validator { text, origin }.check(&file)?;
+    Ok(file)
+}
+
+/// `:line:column` of a byte offset, for messages.
+fn position(text: &str, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!(":{line}:{column}")
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    origin: &'a str,
+}
+
+impl Validator<'_> {
+    fn fail(&self, span: Range<usize>, field: &str, problem: String) -> Failure {
+        Failure::usage(format!(
+            "{}{}: field `{field}`: {problem}",
+            self.origin,
+            position(self.text, span.start)
+        ))
+    }
+
+    fn check(&self, file: &SeedFile) -> Result<()> {
+        let base = &file.fixture.base_time;
+        if crate::clock::parse_base(base.get_ref()).is_none() {
+            return Err(self.fail(
+                base.span(),
+                "fixture.base_time",
+                format!(
+                    "`{}` is not a time like 2026-01-05T09:00:00; write it in that form",
+                    base.get_ref()
+                ),
+            ));
+        }
+        let mut seen_ids = BTreeMap::new();
+        self.check_accounts(file, &mut seen_ids)?;
+        self.check_stories(file, &mut seen_ids)?;
+        self.check_community(file)
+    }
+
+    fn check_accounts(
+        &self,
+        file: &SeedFile,
+        seen_ids: &mut BTreeMap<String, String>,
+    ) -> Result<()> {
+        let mut usernames = BTreeSet::new();
+        for (key, account) in &file.accounts {
+            let field = |f: &str| format!("accounts.{key}.{f}");
+            let spec = account.get_ref();
+            let created = [
+                spec.id.is_some(),
+                spec.email.is_some(),
+                spec.username.is_some(),
+                spec.name.is_some(),
+                spec.role.is_some(),
+            ];
+            if spec.adopt_email.is_some() {
+                if created.iter().any(|&c| c) {
+                    return Err(self.fail(
+                        account.span(),
+                        &field("adopt_email"),
+                        "an adopted account takes only adopt_email; remove id, email, username, name and role, or remove adopt_email".into(),
+                    ));
+                }
+                continue;
+            }
+            if !created.iter().all(|&c| c) {
+                return Err(self.fail(
+                    account.span(),
+                    &format!("accounts.{key}"),
+                    "a created account needs id, email, username, name and role (or only adopt_email to use an existing account)".into(),
+                ));
+            }
+            let (id, username, role) = (
+                spec.id.as_ref().unwrap(),
+                spec.username.as_ref().unwrap(),
+                spec.role.as_ref().unwrap(),
+            );
+            self.check_id(id, &field("id"), seen_ids)?;
+            if !ROLES.contains(&role.get_ref().as_str()) {
+                return Err(self.fail(
+                    role.span(),
+                    &field("role"),
+                    format!(
+                        "`{}` is not a role; use one of {}",
+                        role.get_ref(),
+                        ROLES.join(", ")
+                    ),
+                ));
+            }
+            if username.get_ref().is_empty() || username.get_ref().chars().count() > 50 {
+                return Err(self.fail(
+                    username.span(),
+                    &field("username"),
+                    "a username must be 1 to 50 characters (users.username is varchar(50))".into(),
+                ));
+            }
+            if !usernames.insert(username.get_ref().clone()) {
+                return Err(self.fail(
+                    username.span(),
+                    &field("username"),
+                    format!(
+                        "username `{}` is used twice; usernames are unique",
+                        username.get_ref()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_stories(
+        &self,
+        file: &SeedFile,
+        seen_ids: &mut BTreeMap<String, String>,
+    ) -> Result<()> {
+        let d = &file.stories;
+        self.check_account_ref(file, &d.owner, "stories.owner")?;
+        for (value, field) in [
+            (&d.chapters, "stories.chapters"),
+            (&d.scenes_per_chapter, "stories.scenes_per_chapter"),
+            (&d.scene_words, "stories.scene_words"),
+        ] {
+            if *value.get_ref() == 0 {
+                return Err(self.fail(value.span(), field, "must be at least 1".into()));
+            }
+        }
+        for (value, limit, field, of) in [
+            (
+                &d.published_chapters,
+                &d.chapters,
+                "stories.published_chapters",
+                "stories.chapters",
+            ),
+            (
+                &d.public_scenes,
+                &d.scenes_per_chapter,
+                "stories.public_scenes",
+                "stories.scenes_per_chapter",
+            ),
+        ] {
+            if value.get_ref() > limit.get_ref() {
+                return Err(self.fail(
+                    value.span(),
+                    field,
+                    format!(
+                        "{} is more than {of} ({})",
+                        value.get_ref(),
+                        limit.get_ref()
+                    ),
+                ));
+            }
+        }
+        if file.story.is_empty() {
+            return Err(Failure::usage(format!(
+                "{}: field `story`: the file lists no stories; add at least one [[story]] table",
+                self.origin
+            )));
+        }
+        let mut titles = BTreeSet::new();
+        for (i, story) in file.story.iter().enumerate() {
+            let s = story.get_ref();
+            let field = |f: &str| format!("story[{i}].{f}");
+            self.check_id(&s.id, &field("id"), seen_ids)?;
+            if !STATUSES.contains(&s.status.get_ref().as_str()) {
+                return Err(self.fail(
+                    s.status.span(),
+                    &field("status"),
+                    format!(
+                        "`{}` is not a story status; use writing or published (a database that renamed a label is mapped in the seed file, not here)",
+                        s.status.get_ref()
+                    ),
+                ));
+            }
+            if let Some(owner) = &s.owner {
+                self.check_account_ref(file, owner, &field("owner"))?;
+            }
+            if s.title.is_empty() || s.title.chars().count() > 255 {
+                return Err(self.fail(
+                    story.span(),
+                    &field("title"),
+                    "a title must be 1 to 255 characters".into(),
+                ));
+            }
+            if !titles.insert(s.title.clone()) {
+                return Err(self.fail(
+                    story.span(),
+                    &field("title"),
+                    format!("title `{}` is used twice; the app's test page tells stories apart by title", s.title),
+                ));
+            }
+        }
+        // Derived ids must not collide with each other or with the explicit ones.
+        for story in &file.story {
+            let sid = story.get_ref().id.get_ref();
+            for c in 1..=*d.chapters.get_ref() {
+                let cid = ids::chapter(sid, c);
+                let mut all = vec![cid.clone()];
+                all.extend((1..=*d.scenes_per_chapter.get_ref()).map(|n| ids::scene(&cid, n)));
+                for id in all {
+                    if let Some(other) =
+                        seen_ids.insert(id.clone(), format!("a part of story {sid}"))
+                    {
+                        return Err(self.fail(
+                            story.get_ref().id.span(),
+                            "story.id",
+                            format!("derived id {id} collides with {other}; change one of the ids"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_community(&self, file: &SeedFile) -> Result<()> {
+        let c = &file.community;
+        let lists = [
+            (&c.post_authors, "community.post_authors"),
+            (&c.reply_authors, "community.reply_authors"),
+            (&c.post_likes_by, "community.post_likes_by"),
+            (&c.story_likes_by, "community.story_likes_by"),
+        ];
+        for (list, field) in lists {
+            let mut seen = BTreeSet::new();
+            for who in list {
+                self.check_account_ref(file, who, field)?;
+                if !seen.insert(who.get_ref()) && field.ends_with("_by") {
+                    return Err(self.fail(
+                        who.span(),
+                        field,
+                        format!(
+                            "`{}` is listed twice; an account likes a thing once",
+                            who.get_ref()
+                        ),
+                    ));
+                }
+            }
+        }
+        if c.posts > 0 && c.post_authors.is_empty() {
+            return Err(Failure::usage(format!(
+                "{}: field `community.post_authors`: {} posts need at least one author; name accounts in post_authors",
+                self.origin, c.posts
+            )));
+        }
+        if c.replies_per_post > 0 && c.reply_authors.is_empty() {
+            return Err(Failure::usage(format!(
+                "{}: field `community.reply_authors`: replies need at least one author; name accounts in reply_authors",
+                self.origin
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_account_ref(&self, file: &SeedFile, who: &Spanned<String>, field: &str) -> Result<()> {
+        if file.accounts.contains_key(who.get_ref()) {
+            return Ok(());
+        }
+        let known: Vec<_> = file.accounts.keys().map(String::as_str).collect();
+        Err(self.fail(
+            who.span(),
+            field,
+            format!(
+                "`{}` is not an account of this file; use one of {}",
+                who.get_ref(),
+                known.join(", ")
+            ),
+        ))
+    }
+
+    fn check_id(
+        &self,
+        id: &Spanned<String>,
+        field: &str,
+        seen: &mut BTreeMap<String, String>,
+    ) -> Result<()> {
+        if let Err(problem) = ids::check(id.get_ref()) {
+            return Err(self.fail(id.span(), field, problem));
+        }
+        if let Some(other) = seen.insert(id.get_ref().clone(), field.to_string()) {
+            return Err(self.fail(
+                id.span(),
+                field,
+                format!(
+                    "id {} is already used by `{other}`; ids must be unique",
+                    id.get_ref()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,60 @@
+//! Where the tool connects: `--env-file` (read like dotenv, never overriding
+//! variables already set), then the app's own precedence for the database URL
+//! (`DATABASE_URL`, `POSTGRES_URL_POOLED`, `POSTGRES_URL`) and `REDIS_URL`.
+
+use std::path::Path;
+
+use crate::error::{ExitCode, Failure, Result};
+use crate::redact;
+
+/// The app's order of precedence for the Postgres connection string.
+pub const DATABASE_VARS: [&str; 3] = ["DATABASE_URL", "POSTGRES_URL_POOLED", "POSTGRES_URL"];
+
+/// Loads `path` into the environment without overriding what is already set.
+pub fn load_env_file(path: &Path) -> Result<()> {
+    dotenvy::from_path(path).map_err(|e| match e {
+        dotenvy::Error::Io(io) => Failure::usage(format!(
+            "cannot read env file {}: {io}; pass an existing file to --env-file",
+            path.display()
+        )),
+        other => Failure::usage(format!(
+            "env file {} is malformed: {}; fix that line",
+            path.display(),
+            redact::redact(&other.to_string())
+        )),
+    })
+}
+
+/// The database URL: the flag, else the first of the app's variables that is set.
+pub fn database_url(flag: Option<&str>) -> Result<String> {
+    let found = flag.map(str::to_string).or_else(|| {
+        DATABASE_VARS
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+    });
+    let url = found.ok_or_else(|| {
+        Failure::usage(
+            "no database given: set DATABASE_URL (or POSTGRES_URL_POOLED / POSTGRES_URL), pass --database-url, or point --env-file at the app's .env.local",
+        )
+    })?;
+    redact::url(&url);
+    Ok(url)
+}
+
+/// The Redis URL, or `None` when `--no-cache` makes it unnecessary.
+pub fn redis_url(flag: Option<&str>, no_cache: bool) -> Result<Option<String>> {
+    if no_cache {
+        return Ok(None);
+    }
+    let url = flag
+        .map(str::to_string)
+        .or_else(|| std::env::var("REDIS_URL").ok().filter(|s| !s.is_empty()))
+        .ok_or_else(|| {
+            Failure::new(
+                ExitCode::Usage,
+                "no Redis given: set REDIS_URL or pass --redis-url (or --no-cache to skip cache invalidation, leaving the app's cache possibly stale)",
+            )
+        })?;
+    redact::url(&url);
+    Ok(Some(url))
+}

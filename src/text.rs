@@ -1,0 +1,63 @@
+//! Deterministic readable text from `fake`: one RNG per entity, seeded from the
+//! file's seed and the entity id, so adding a story never changes another's text.
+
+use fake::Fake;
+use fake::faker::lorem::en::{Sentence, Words};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use sha2::{Digest, Sha256};
+
+pub struct Text(ChaCha8Rng);
+
+impl Text {
+    pub fn new(seed: u64, entity: &str, purpose: &str) -> Self {
+        let digest = Sha256::new()
+            .chain_update(seed.to_le_bytes())
+            .chain_update(entity.as_bytes())
+            .chain_update([0])
+            .chain_update(purpose.as_bytes())
+            .finalize();
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&digest);
+        Text(ChaCha8Rng::from_seed(key))
+    }
+
+    /// One sentence of `min..max` words.
+    pub fn sentence(&mut self, min: usize, max: usize) -> String {
+        Sentence(min..max).fake_with_rng(&mut self.0)
+    }
+
+    /// A few capitalised words, for names and titles.
+    pub fn title(&mut self, min: usize, max: usize) -> String {
+        let words: Vec<String> = Words(min..max).fake_with_rng(&mut self.0);
+        words
+            .iter()
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect())
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<String>>()
+            .join(" ")
+    }
+
+    /// About `words` words of prose in paragraphs of four to seven sentences.
+    pub fn prose(&mut self, words: usize) -> String {
+        let mut paragraphs = Vec::new();
+        let mut written = 0;
+        while written < words {
+            let mut paragraph = Vec::new();
+            for _ in 0..(4..8).fake_with_rng::<usize, _>(&mut self.0) {
+                let s = self.sentence(6, 16);
+                written += s.split_whitespace().count();
+                paragraph.push(s);
+                if written >= words {
+                    break;
+                }
+            }
+            paragraphs.push(paragraph.join(" "));
+        }
+        paragraphs.join("\n\n")
+    }
+}
