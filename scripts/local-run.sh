@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The main job on a throwaway local stack: start PostgreSQL and Redis
+# (scripts/stack.sh), create the app's tables, seed the fixture, verify it.
+# Leaves the stack running; `scripts/stack.sh down` removes it.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+eval "$(bash scripts/stack.sh up)"
+cargo build --release --quiet
+bin=target/release/fictures-seed
+"$bin" migrate --quiet
+"$bin" seed
+"$bin" verify
+echo >&2
+echo "local-run.sh: the stack stays up; its settings: eval \"\$(scripts/stack.sh env)\"; remove it with scripts/stack.sh down" >&2

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it: formatting, lints, then unit and
+# integration tests against a real PostgreSQL and Redis from scripts/stack.sh.
+# Starts the local stack if it is not running, and stops it again if it did.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+started=0
+if ! bash scripts/stack.sh status >/dev/null 2>&1; then
+  started=1
+fi
+stop_stack() {
+  if [ "$started" = 1 ] && [ -z "${KEEP_STACK:-}" ]; then
+    bash scripts/stack.sh down >&2 || true
+  fi
+}
+trap stop_stack EXIT
+eval "$(bash scripts/stack.sh up)"
+
+echo "test.sh: cargo fmt --check" >&2
+cargo fmt --check
+echo "test.sh: cargo clippy" >&2
+cargo clippy --all-targets --quiet -- -D warnings
+echo "test.sh: cargo test" >&2
+cargo test --all-targets "$@"

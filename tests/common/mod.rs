@@ -1,0 +1,377 @@
+//! Test harness: real PostgreSQL and Redis from `scripts/stack.sh`. Each test
+//! gets its own database, cloned from a template migrated by the tool itself,
+//! and its own Redis logical database, so tests run in parallel in isolation.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde_json::Value;
+
+pub const STORY_1: &str = "LGAbU_uuQe56exjKNAQn3";
+pub const STORY_2: &str = "E2d5Wt9opYf6y0midOc5r";
+pub const STORY_3: &str = "H2d5lyQLC5qGxzG0YL322";
+pub const WRITER: &str = "fxWriter0CacheTests01";
+pub const READER: &str = "fxReader0CacheTests01";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The stack's URLs: from the environment, else from `.stack/env`.
+fn stack_var(name: &str) -> String {
+    if let Ok(v) = std::env::var(name) {
+        return v;
+    }
+    let env = std::fs::read_to_string(repo().join(".stack/env")).unwrap_or_else(|_| {
+        panic!("{name} is not set and .stack/env is missing: run the tests with scripts/test.sh (it starts the local stack)")
+    });
+    env.lines()
+        .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+        .map(|v| v.trim_matches('\'').trim_matches('"').to_string())
+        .unwrap_or_else(|| panic!("{name} is missing from .stack/env; run scripts/stack.sh up"))
+}
+
+fn with_database(url: &str, db: &str) -> String {
+    let mut u = url::Url::parse(url).expect("stack URL parses");
+    u.set_path(&format!("/{db}"));
+    u.to_string()
+}
+
+/// psql against `url`: one statement per -c, unaligned tuples-only output.
+pub fn psql_at(url: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "psql failed: {}\n{sql}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim_end()
+        .to_string()
+}
+
+/// Name of a template migrated with the current migrations (hash of their text).
+fn template() -> String {
+    let mut files: Vec<_> = std::fs::read_dir(repo().join("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut text = String::new();
+    for f in files {
+        text.push_str(&std::fs::read_to_string(f).unwrap());
+    }
+    let digest = format!("{:x}", md5_like(&text));
+    let name = format!("fictures_tpl_{}", &digest[..12]);
+    let admin = stack_var("STACK_PG_ADMIN_URL");
+    let exists = psql_at(
+        &admin,
+        &format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'"),
+    );
+    if exists == "1" {
+        return name;
+    }
+    // Build under a private name and rename: concurrent builders cannot collide.
+    let building = format!("{name}_b{}_{}", std::process::id(), next());
+    psql_at(&admin, &format!("CREATE DATABASE {building}"));
+    let out = Command::new(env!("CARGO_BIN_EXE_fictures-seed"))
+        .args([
+            "migrate",
+            "--quiet",
+            "--database-url",
+            &with_database(&admin, &building),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "migrate failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let renamed = Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            &admin,
+            "-c",
+            &format!("ALTER DATABASE {building} RENAME TO {name}"),
+        ])
+        .output()
+        .unwrap();
+    if !renamed.status.success() {
+        psql_at(&admin, &format!("DROP DATABASE IF EXISTS {building}"));
+    }
+    name
+}
+
+/// A stable 64-bit FNV-1a hash (enough to name a template).
+fn md5_like(text: &str) -> u64 {
+    text.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    })
+}
+
+fn next() -> u32 {
+    static N: AtomicU32 = AtomicU32::new(0);
+    N.fetch_add(1, Ordering::SeqCst)
+}
+
+/// One test's private database and Redis logical database.
+pub struct TestEnv {
+    pub name: String,
+    pub db_url: String,
+    pub redis_url: String,
+    admin: String,
+}
+
+impl TestEnv {
+    /// A fresh migrated database and an empty Redis database.
+    pub fn new() -> TestEnv {
+        Self::create(Some(template()))
+    }
+
+    /// A fresh database without any tables, for schema variants.
+    pub fn empty() -> TestEnv {
+        Self::create(None)
+    }
+
+    fn create(template: Option<String>) -> TestEnv {
+        let admin = stack_var("STACK_PG_ADMIN_URL");
+        let name = format!("t_{}_{}", std::process::id(), next());
+        let from = template
+            .map(|t| format!(" TEMPLATE {t}"))
+            .unwrap_or_default();
+        // A template in use by a concurrent CREATE DATABASE refuses briefly: retry.
+        let mut attempt = 0;
+        loop {
+            let out = Command::new("psql")
+                .args([
+                    "-X",
+                    "-q",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    &admin,
+                    "-c",
+                    &format!("CREATE DATABASE {name}{from}"),
+                ])
+                .output()
+                .unwrap();
+            if out.status.success() {
+                break;
+            }
+            attempt += 1;
+            assert!(
+                attempt < 50,
+                "CREATE DATABASE failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let redis_base = stack_var("REDIS_URL");
+        let counter = Command::new("redis-cli")
+            .args(["-u", &redis_base, "INCR", "fictures-seed-tests:next-db"])
+            .output()
+            .unwrap();
+        let n: u32 = String::from_utf8_lossy(&counter.stdout)
+            .trim()
+            .parse()
+            .expect("redis INCR answers");
+        let mut redis = url::Url::parse(&redis_base).unwrap();
+        redis.set_path(&format!("/{}", n % 255 + 1));
+        let env = TestEnv {
+            db_url: with_database(&admin, &name),
+            redis_url: redis.to_string(),
+            name,
+            admin,
+        };
+        env.redis(&["FLUSHDB"]);
+        env
+    }
+
+    /// Runs the tool with this test's URLs and nothing else from the environment.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, &[])
+    }
+
+    pub fn run_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fictures-seed"));
+        cmd.current_dir(repo())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &self.db_url)
+            .env("REDIS_URL", &self.redis_url)
+            .args(args);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        Run(cmd.output().expect("the tool runs"))
+    }
+
+    pub fn sql(&self, sql: &str) -> String {
+        psql_at(&self.db_url, sql)
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        self.sql(sql)
+            .parse()
+            .unwrap_or_else(|_| panic!("not a count: {sql}"))
+    }
+
+    pub fn redis(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-u", &self.redis_url])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "redis-cli failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim_end()
+            .to_string()
+    }
+
+    /// Sorted keys of this test's Redis database (small databases only).
+    pub fn redis_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .redis(&["--scan"])
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// A digest of every row of every table, to prove a run changed nothing
+    /// (or exactly what it should). Table order and row order are fixed.
+    pub fn checksum(&self) -> String {
+        let tables = self.sql(
+            "SELECT string_agg(quote_ident(relname), ' ' ORDER BY relname) FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'public' AND relkind = 'r' AND relname <> '_sqlx_migrations'",
+        );
+        let parts: Vec<String> = tables
+            .split(' ')
+            .map(|t| {
+                format!(
+                    "SELECT '{t}' || ':' || coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)), '-') FROM {t} x"
+                )
+            })
+            .collect();
+        self.sql(&parts.join(" UNION ALL "))
+    }
+
+    /// Per-table checksums, for a readable assertion failure.
+    pub fn checksums(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.checksum().lines().map(String::from).collect();
+        v.sort();
+        v
+    }
+
+    /// Every key and its DUMP, to prove Redis was not touched.
+    pub fn redis_snapshot(&self) -> Vec<(String, String)> {
+        self.redis_keys()
+            .into_iter()
+            .map(|k| {
+                let v = self.redis(&["GET", &k]);
+                (k, v)
+            })
+            .collect()
+    }
+
+    /// Rows that belong to nobody in the fixture ("foreign" data), in every
+    /// table the migrations create: the tool must never change them.
+    pub fn add_foreign_rows(&self) {
+        let sql = std::fs::read_to_string(repo().join("tests/data/foreign.sql")).unwrap();
+        let out = Command::new("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &self.db_url, "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(sql.as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "foreign.sql failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Writes a seed file into a temporary directory and returns its path.
+    pub fn seed_file(&self, dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                "-X",
+                "-q",
+                &self.admin,
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}
+
+/// A finished run of the tool.
+pub struct Run(pub Output);
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout()).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout(),
+                self.stderr()
+            )
+        })
+    }
+    /// Asserts the exit code, showing both streams when it differs.
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(
+            self.code(),
+            code,
+            "unexpected exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+/// The canonical seed file's text, for tests that derive variants of it.
+pub fn canonical_seed() -> String {
+    std::fs::read_to_string(repo().join("seeds/cache-tests.toml")).unwrap()
+}

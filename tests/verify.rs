@@ -1,0 +1,166 @@
+//! `verify` against real servers: exit 0 on an exact fixture, exit 1 with the
+//! finding named for each kind of drift, JSON for CI, and no writes.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn seeded() -> TestEnv {
+    let env = TestEnv::new();
+    env.add_foreign_rows();
+    env.run(&["seed", "--quiet"]).expect(0);
+    env
+}
+
+fn findings(env: &TestEnv) -> Vec<Value> {
+    let report = env.run(&["verify", "--json"]).expect(1).json();
+    report["findings"].as_array().unwrap().clone()
+}
+
+fn first_scene(story: &str) -> String {
+    format!(
+        "(SELECT s.id FROM scenes s JOIN chapters c ON c.id = s.chapter_id WHERE c.story_id = '{story}' AND c.order_index = 1 AND s.order_index = 1)"
+    )
+}
+
+#[test]
+fn exact_fixture_verifies_clean() {
+    let env = seeded();
+    let run = env.run(&["verify"]).expect(0);
+    assert_eq!(run.stdout().lines().last(), Some("fixture OK"));
+    // App activity the fixture does not own is not drift.
+    env.sql(&format!(
+        "UPDATE stories SET view_count = 4242 WHERE id = '{STORY_1}'"
+    ));
+    env.sql(&format!(
+        "UPDATE scenes SET view_count = 7, last_viewed_at = now() WHERE id = {}",
+        first_scene(STORY_1)
+    ));
+    env.run(&["verify", "--quiet"]).expect(0);
+}
+
+#[test]
+fn changed_column_is_drift() {
+    let env = seeded();
+    env.sql(&format!(
+        "UPDATE scenes SET title = 'PATCHED' WHERE id = {}",
+        first_scene(STORY_2)
+    ));
+    let f = findings(&env);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0]["kind"], "drift");
+    assert_eq!(f[0]["table"], "scenes");
+    assert_eq!(f[0]["column"], "title");
+    assert_eq!(f[0]["expected"], "Scene 1: Cache Test");
+    assert_eq!(f[0]["actual"], "PATCHED");
+    let human = env.run(&["verify"]).expect(1).stdout();
+    assert!(
+        human.contains("expected \"Scene 1: Cache Test\", found \"PATCHED\""),
+        "{human}"
+    );
+    assert_eq!(human.lines().last(), Some("1 findings"));
+}
+
+#[test]
+fn deleted_row_is_missing() {
+    let env = seeded();
+    let id = env.sql(&format!("SELECT {}", first_scene(STORY_3)));
+    env.sql(&format!("DELETE FROM scenes WHERE id = '{id}'"));
+    let f = findings(&env);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(
+        (
+            f[0]["kind"].as_str(),
+            f[0]["table"].as_str(),
+            f[0]["id"].as_str()
+        ),
+        (Some("missing"), Some("scenes"), Some(id.as_str()))
+    );
+}
+
+#[test]
+fn extra_row_hanging_off_the_fixture_is_reported() {
+    let env = seeded();
+    env.sql(&format!(
+        "INSERT INTO chapters (id, title, story_id, author_id, order_index) VALUES ('extraChapter000000001', 'Chapter 6', '{STORY_1}', '{WRITER}', 6)"
+    ));
+    let f = findings(&env);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(
+        (
+            f[0]["kind"].as_str(),
+            f[0]["table"].as_str(),
+            f[0]["id"].as_str()
+        ),
+        (
+            Some("extra"),
+            Some("chapters"),
+            Some("extraChapter000000001")
+        )
+    );
+}
+
+#[test]
+fn counter_that_disagrees_with_rows_is_reported() {
+    let env = seeded();
+    // A like removed behind the counter's back: the stored value is now wrong.
+    env.sql(&format!(
+        "DELETE FROM post_likes WHERE user_id = '{READER}' AND post_id = (SELECT id FROM community_posts WHERE story_id = '{STORY_1}' ORDER BY id LIMIT 1)"
+    ));
+    let f = findings(&env);
+    let counter: Vec<&Value> = f.iter().filter(|x| x["kind"] == "counter").collect();
+    assert_eq!(counter.len(), 1, "{f:?}");
+    assert_eq!(counter[0]["column"], "likes");
+    assert_eq!(counter[0]["expected"], 1);
+    assert_eq!(counter[0]["actual"], 2);
+    assert!(
+        f.iter()
+            .any(|x| x["kind"] == "missing" && x["table"] == "post_likes")
+    );
+}
+
+#[test]
+fn stale_cache_entry_is_reported_and_seed_clears_it() {
+    let env = seeded();
+    let fresh = format!(
+        "{{\"id\":\"{STORY_1}\",\"title\":\"Cache Test Story 1\",\"updatedAt\":\"2026-01-06T09:00:00.000Z\"}}"
+    );
+    env.redis(&[
+        "SET",
+        &format!("story:{STORY_1}:public"),
+        &fresh,
+        "EX",
+        "1800",
+    ]);
+    let report = env.run(&["verify", "--json"]).expect(0).json();
+    assert_eq!(
+        report["cache"]["present"][0]["key"],
+        format!("story:{STORY_1}:public")
+    );
+    assert!(report["cache"]["present"][0]["ttl"].as_i64().unwrap() > 1700);
+
+    let stale = format!(
+        "{{\"story\":{{\"id\":\"{STORY_1}\",\"title\":\"Old title\",\"updatedAt\":\"2026-01-06T09:00:00.000Z\"}}}}"
+    );
+    env.redis(&["SET", &format!("story:{STORY_1}"), &stale]);
+    let f = findings(&env);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0]["kind"], "stale");
+    assert_eq!(f[0]["id"], format!("story:{STORY_1}"));
+    assert_eq!(f[0]["actual"], "Old title");
+}
+
+#[test]
+fn verify_writes_nothing() {
+    let env = seeded();
+    env.sql(&format!(
+        "UPDATE stories SET title = 'x' WHERE id = '{STORY_3}'"
+    ));
+    env.redis(&["SET", &format!("story:{STORY_3}"), "{}"]);
+    let db = env.checksums();
+    let redis = env.redis_snapshot();
+    env.run(&["verify", "--quiet"]).expect(1);
+    assert_eq!(env.checksums(), db);
+    assert_eq!(env.redis_snapshot(), redis);
+}
