@@ -10,14 +10,11 @@ pub enum ExitCode {
     Ok = 0,
     Drift = 1,
     Usage = 2,
-    Refused = 3,
     Connect = 4,
     Schema = 5,
     LockTimeout = 6,
     CacheAfterCommit = 7,
     Database = 8,
-    Io = 9,
-    Unimplemented = 10,
 }
 
 impl ExitCode {
@@ -31,14 +28,11 @@ impl ExitCode {
             ExitCode::Ok => "ok",
             ExitCode::Drift => "drift",
             ExitCode::Usage => "usage",
-            ExitCode::Refused => "refused",
             ExitCode::Connect => "connect",
             ExitCode::Schema => "schema",
             ExitCode::LockTimeout => "lock_timeout",
             ExitCode::CacheAfterCommit => "cache_after_commit",
             ExitCode::Database => "database",
-            ExitCode::Io => "io",
-            ExitCode::Unimplemented => "unimplemented",
         }
     }
 }
