@@ -318,12 +318,25 @@ write_pg_conf() {
       echo "shared_preload_libraries = 'pg_stat_statements'"
       echo "pg_stat_statements.track = all"
     fi
+    echo "hba_file = '$PG_ROOT/pg_hba.conf'"
     if [[ "$TLS" == 1 ]]; then
       echo "ssl = on"
       echo "ssl_cert_file = '$PG_ROOT/server.crt'"
       echo "ssl_key_file = '$PG_ROOT/server.key'"
     fi
   } | as_pg tee "$PG_DATA/stack.conf" >/dev/null
+}
+
+# The superuser needs no password (tests and this script use it); every other
+# role must give one, so wrong-password and read-only-role failures are real.
+write_pg_hba() {
+  {
+    echo "# written by scripts/stack.sh"
+    echo "local all postgres trust"
+    echo "host  all postgres 127.0.0.1/32 trust"
+    echo "local all all scram-sha-256"
+    echo "host  all all 127.0.0.1/32 scram-sha-256"
+  } | as_pg tee "$PG_ROOT/pg_hba.conf" >/dev/null
 }
 
 # PostgreSQL insists on a key file owned by its own user with mode 0600.
@@ -366,6 +379,7 @@ start_pg() {
   PG_PORT="$(reuse_or_pick "$PG_PORT" "$PG_PORT_START" "$REDIS_PORT" "$REDIS_TLS_PORT")"
   install_pg_certs
   write_pg_conf
+  write_pg_hba
   # Not running, so its lock files are stale; PostgreSQL itself would trust a zombie's pid in
   # them. The socket dir belongs to this cluster alone.
   rm -f "$PG_DATA/postmaster.pid" "$PG_SOCK"/.s.PGSQL.*

@@ -45,6 +45,18 @@ pub struct Global {
     )]
     pub seed_file: PathBuf,
 
+    /// Allow writing to this non-local host (glob, `*` wildcard; repeatable or comma-separated).
+    #[arg(long = "allow-host", global = true, value_name = "PATTERN", env = "FICTURES_SEED_ALLOW_HOSTS", value_delimiter = ',')]
+    pub allow_hosts: Vec<String>,
+
+    /// Words that mark a host or database name as production (whole words).
+    #[arg(long, global = true, value_name = "WORDS", env = "FICTURES_SEED_PRODUCTION_MARKERS", value_delimiter = ',', default_value = "prod,production")]
+    pub production_markers: Vec<String>,
+
+    /// Write even to a target whose host or database name looks like production.
+    #[arg(long = "i-really-mean-production", global = true)]
+    pub production_override: bool,
+
     /// Print one JSON object on stdout instead of the human summary.
     #[arg(long, global = true)]
     pub json: bool,

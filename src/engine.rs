@@ -15,7 +15,7 @@ use crate::error::{ExitCode, Failure, Result};
 use crate::fixture::{self, Account, Fixture, Tag};
 use crate::report::Report;
 use crate::seedfile::{CounterSpec, SeedFile};
-use crate::settings;
+use crate::settings::Targets;
 use crate::sql;
 use crate::state::{self, State};
 
@@ -42,17 +42,16 @@ pub struct Target {
 
 /// Connects to Redis first when the command will need it, so a dead cache
 /// stops the run before anything is written.
-pub async fn connect_cache(g: &Global, no_cache: bool) -> Result<Option<Cache>> {
-    match settings::redis_url(g.redis_url.as_deref(), no_cache)? {
-        Some(url) => Ok(Some(Cache::connect(&url, g.connect_timeout).await?)),
+pub async fn connect_cache(g: &Global, targets: &Targets) -> Result<Option<Cache>> {
+    match &targets.redis {
+        Some(url) => Ok(Some(Cache::connect(url, g.connect_timeout).await?)),
         None => Ok(None),
     }
 }
 
-pub async fn open(g: &Global, file: SeedFile, adoption: Adoption) -> Result<Target> {
-    let url = settings::database_url(g.database_url.as_deref())?;
+pub async fn open(g: &Global, targets: &Targets, file: SeedFile, adoption: Adoption) -> Result<Target> {
     let mut db = Db::connect(
-        &url,
+        &targets.database,
         Limits {
             connect: g.connect_timeout,
             attempts: g.connect_attempts.max(1),
@@ -223,8 +222,9 @@ pub async fn drop_keys(
     committed: bool,
     report: &mut Report,
 ) -> Result<()> {
+    let line = report.cache.get_or_insert_with(Default::default);
     let Some(cache) = cache else {
-        report.cache.skipped = true;
+        line.skipped = true;
         return Ok(());
     };
     let families = Families::of(tags);
@@ -238,9 +238,9 @@ pub async fn drop_keys(
     .await;
     match outcome {
         Ok(keys) => {
-            report.cache.removed = keys.len();
+            line.removed = keys.len();
             if dry_run || tracing::enabled!(tracing::Level::DEBUG) {
-                report.cache.keys = keys;
+                line.keys = keys;
             }
             Ok(())
         }

@@ -15,6 +15,7 @@ pub mod db;
 pub mod engine;
 pub mod error;
 pub mod fixture;
+pub mod guard;
 pub mod ids;
 pub mod plan;
 pub mod redact;

@@ -9,7 +9,12 @@ use fictures_seed::{redact, settings};
 use tracing_subscriber::EnvFilter;
 
 fn main() {
-    let cli = Cli::parse();
+    let args: Vec<String> = std::env::args().collect();
+    if let Err(failure) = settings::preload_env_file(&args) {
+        eprintln!("error: {}", redact::redact(&failure.message));
+        std::process::exit(failure.code.code());
+    }
+    let cli = Cli::parse_from(&args);
     let g = &cli.global;
     let level = match (g.quiet, g.verbose) {
         (true, _) => "error",
@@ -63,9 +68,6 @@ fn main() {
 
 async fn run(cli: &Cli) -> Result<Outcome> {
     let g = &cli.global;
-    if let Some(path) = &g.env_file {
-        settings::load_env_file(path)?;
-    }
     match &cli.command {
         Command::Seed(a) => commands::seed::run(g, a).await,
         Command::Verify(a) => commands::verify::run(g, a).await,

@@ -12,7 +12,9 @@ pub struct Report {
     pub command: &'static str,
     pub dry_run: bool,
     pub tables: Vec<TableLine>,
-    pub cache: CacheLine,
+    /// `None` for commands that do not touch Redis (migrate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheLine>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub findings: Option<Vec<Finding>>,
     pub notes: Vec<String>,
@@ -98,10 +100,16 @@ impl Report {
             ""
         };
         out.push(format!("{}{verb}", self.command));
+        // verify reads the same plan as differences, not as work to do.
+        let heads = if self.findings.is_some() {
+            ["missing", "drifted", "extra", "exact"]
+        } else {
+            ["insert", "update", "delete", "unchanged"]
+        };
         if !self.tables.is_empty() {
             out.push(format!(
                 "  {:<22} {:>7} {:>7} {:>7} {:>9}",
-                "table", "insert", "update", "delete", "unchanged"
+                "table", heads[0], heads[1], heads[2], heads[3]
             ));
             for t in &self.tables {
                 out.push(format!(
@@ -110,21 +118,8 @@ impl Report {
                 ));
             }
         }
-        if self.cache.skipped {
-            out.push("cache: skipped (--no-cache)".into());
-        } else {
-            let verb = if self.dry_run {
-                "would remove"
-            } else {
-                "removed"
-            };
-            out.push(format!("cache: {} fixture keys {verb}", self.cache.removed));
-            for k in &self.cache.keys {
-                out.push(format!("  {k}"));
-            }
-        }
-        for k in &self.cache.present {
-            out.push(format!("  cached {} (ttl {}s)", k.key, k.ttl));
+        if let Some(cache) = &self.cache {
+            out.extend(cache.human(self.dry_run, self.findings.is_some()));
         }
         for n in &self.notes {
             out.push(format!("note: {n}"));
@@ -134,9 +129,13 @@ impl Report {
                 out.push(format!("  {}", finding_line(f)));
             }
         }
+        let done = if self.findings.is_some() {
+            String::new()
+        } else {
+            format!("{} changes, ", self.changes())
+        };
         out.push(format!(
-            "{} changes, {} ms ({} statements, {} round trips, {} Redis commands)",
-            self.changes(),
+            "{done}{} ms ({} statements, {} round trips, {} Redis commands)",
             self.elapsed_ms,
             self.statements,
             self.round_trips,
@@ -150,6 +149,23 @@ impl Report {
             });
         }
         out.join("\n")
+    }
+}
+
+impl CacheLine {
+    fn human(&self, dry_run: bool, verify: bool) -> Vec<String> {
+        if self.skipped {
+            return vec!["cache: skipped (--no-cache)".into()];
+        }
+        let mut out = vec![if verify {
+            format!("cache: {} fixture keys present", self.present.len())
+        } else {
+            let verb = if dry_run { "would be removed" } else { "removed" };
+            format!("cache: {} fixture keys {verb}", self.removed)
+        }];
+        out.extend(self.keys.iter().map(|k| format!("  {k}")));
+        out.extend(self.present.iter().map(|k| format!("  {} (ttl {}s)", k.key, k.ttl)));
+        out
     }
 }
 

@@ -5,10 +5,60 @@
 use std::path::Path;
 
 use crate::error::{ExitCode, Failure, Result};
+use crate::guard;
 use crate::redact;
 
 /// The app's order of precedence for the Postgres connection string.
 pub const DATABASE_VARS: [&str; 3] = ["DATABASE_URL", "POSTGRES_URL_POOLED", "POSTGRES_URL"];
+
+/// Where a command connects, resolved once.
+pub struct Targets {
+    pub database: String,
+    /// `None` with --no-cache.
+    pub redis: Option<String>,
+}
+
+impl Targets {
+    pub fn resolve(g: &crate::cli::Global, no_cache: bool) -> Result<Targets> {
+        Ok(Targets {
+            database: database_url(g.database_url.as_deref())?,
+            redis: redis_url(g.redis_url.as_deref(), no_cache)?,
+        })
+    }
+
+    /// Applies the target guard to both servers before a command writes.
+    pub fn guard(&self, g: &crate::cli::Global, database: bool) -> Result<()> {
+        let rules = guard::Rules {
+            allow_hosts: &g.allow_hosts,
+            production_markers: &g.production_markers,
+            production_override: g.production_override,
+        };
+        if database {
+            guard::check(&guard::Target::postgres(&self.database)?, &rules)?;
+        }
+        if let Some(redis) = &self.redis {
+            guard::check(&guard::Target::redis(redis)?, &rules)?;
+        }
+        Ok(())
+    }
+}
+
+/// Loads the `--env-file` named in `args` before the command line is parsed,
+/// so its variables feed options that read the environment too.
+pub fn preload_env_file(args: &[String]) -> Result<()> {
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let path = match arg.strip_prefix("--env-file=") {
+            Some(p) => Some(p.to_string()),
+            None if arg == "--env-file" => it.next().cloned(),
+            None => None,
+        };
+        if let Some(path) = path {
+            load_env_file(Path::new(&path))?;
+        }
+    }
+    Ok(())
+}
 
 /// Loads `path` into the environment without overriding what is already set.
 pub fn load_env_file(path: &Path) -> Result<()> {

@@ -8,15 +8,20 @@ use crate::engine::{self, Adoption};
 use crate::error::{ExitCode, Result};
 use crate::report::Report;
 use crate::seedfile;
+use crate::settings::Targets;
 
 use super::Outcome;
 
 pub async fn run(g: &Global, args: &DryRun) -> Result<Outcome> {
     let started = Instant::now();
     let file = seedfile::load(&g.seed_file)?;
-    let mut cache = engine::connect_cache(g, false).await?;
+    let targets = Targets::resolve(g, false)?;
+    if !args.dry_run {
+        targets.guard(g, false)?;
+    }
+    let mut cache = engine::connect_cache(g, &targets).await?;
     // The database is read only to learn adopted accounts' ids.
-    let target = engine::open(g, file, Adoption::Lenient).await?;
+    let target = engine::open(g, &targets, file, Adoption::Lenient).await?;
     let mut report = Report {
         command: "invalidate",
         dry_run: args.dry_run,

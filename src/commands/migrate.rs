@@ -8,7 +8,7 @@ use crate::cli::{Global, MigrateArgs};
 use crate::db::{Db, Limits};
 use crate::error::{ExitCode, Result};
 use crate::report::Report;
-use crate::settings;
+use crate::settings::Targets;
 
 use super::Outcome;
 
@@ -16,7 +16,11 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub async fn run(g: &Global, args: &MigrateArgs) -> Result<Outcome> {
     let started = Instant::now();
-    let url = settings::database_url(g.database_url.as_deref())?;
+    let targets = Targets::resolve(g, true)?;
+    if !args.dry_run.dry_run {
+        targets.guard(g, true)?;
+    }
+    let url = targets.database;
     let limits = Limits {
         connect: g.connect_timeout,
         attempts: g.connect_attempts.max(1),

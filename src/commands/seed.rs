@@ -10,6 +10,7 @@ use crate::error::{ExitCode, Result};
 use crate::plan;
 use crate::report::Report;
 use crate::seedfile;
+use crate::settings::Targets;
 
 use super::Outcome;
 
@@ -17,8 +18,12 @@ pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
     let started = Instant::now();
     let file = seedfile::load(&g.seed_file)?;
     let dry_run = args.write.dry_run.dry_run;
-    let mut cache = engine::connect_cache(g, args.write.cache.no_cache).await?;
-    let mut target = engine::open(g, file, Adoption::Strict).await?;
+    let targets = Targets::resolve(g, args.write.cache.no_cache)?;
+    if !dry_run {
+        targets.guard(g, true)?;
+    }
+    let mut cache = engine::connect_cache(g, &targets).await?;
+    let mut target = engine::open(g, &targets, file, Adoption::Strict).await?;
 
     let state = target.begin(g, !dry_run).await?;
     let doomed = if args.prune {

@@ -11,6 +11,7 @@ use crate::error::{ExitCode, Result};
 use crate::plan;
 use crate::report::Report;
 use crate::seedfile;
+use crate::settings::Targets;
 
 use super::Outcome;
 
@@ -18,8 +19,12 @@ pub async fn run(g: &Global, args: &WriteArgs) -> Result<Outcome> {
     let started = Instant::now();
     let file = seedfile::load(&g.seed_file)?;
     let dry_run = args.dry_run.dry_run;
-    let mut cache = engine::connect_cache(g, args.cache.no_cache).await?;
-    let mut target = engine::open(g, file, Adoption::Lenient).await?;
+    let targets = Targets::resolve(g, args.cache.no_cache)?;
+    if !dry_run {
+        targets.guard(g, true)?;
+    }
+    let mut cache = engine::connect_cache(g, &targets).await?;
+    let mut target = engine::open(g, &targets, file, Adoption::Lenient).await?;
 
     let state = target.begin(g, !dry_run).await?;
     let doomed = closure::walk(

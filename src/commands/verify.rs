@@ -15,8 +15,9 @@ use crate::engine::{self, Adoption};
 use crate::error::{ExitCode, Failure, Result};
 use crate::fixture::{Fixture, Row};
 use crate::plan::{self, Plan};
-use crate::report::{Finding, Report};
+use crate::report::{CacheLine, Finding, Report};
 use crate::seedfile;
+use crate::settings::Targets;
 use crate::state::State;
 
 use super::Outcome;
@@ -24,8 +25,9 @@ use super::Outcome;
 pub async fn run(g: &Global, args: &CacheArgs) -> Result<Outcome> {
     let started = Instant::now();
     let file = seedfile::load(&g.seed_file)?;
-    let mut cache = engine::connect_cache(g, args.no_cache).await?;
-    let mut target = engine::open(g, file, Adoption::Lenient).await?;
+    let targets = Targets::resolve(g, args.no_cache)?;
+    let mut cache = engine::connect_cache(g, &targets).await?;
+    let mut target = engine::open(g, &targets, file, Adoption::Lenient).await?;
 
     let state = target.begin(g, false).await?;
     let doomed = closure::walk(
@@ -66,9 +68,9 @@ pub async fn run(g: &Global, args: &CacheArgs) -> Result<Outcome> {
                 )
             })?;
             findings.extend(stale(&present, &state));
-            report.cache.present = present;
+            report.cache = Some(CacheLine { present, ..CacheLine::default() });
         }
-        None => report.cache.skipped = true,
+        None => report.cache = Some(CacheLine { skipped: true, ..CacheLine::default() }),
     }
     let code = if findings.is_empty() {
         ExitCode::Ok
