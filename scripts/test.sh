@@ -21,5 +21,7 @@ echo "test.sh: cargo fmt --check" >&2
 cargo fmt --check
 echo "test.sh: cargo clippy" >&2
 cargo clippy --all-targets --quiet -- -D warnings
+echo "test.sh: npm ci (Auth.js, to decode minted session cookies for real)" >&2
+npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 echo "test.sh: cargo test" >&2
 cargo test --all-targets "$@"

@@ -62,6 +62,9 @@ impl Families {
                     ]);
                     f.prefix(&[format!("scene:{id}:")]);
                 }
+                Kind::Part => f.exact(&[format!("part:{id}")]),
+                Kind::Character => f.exact(&[format!("character:{id}")]),
+                Kind::Setting => f.exact(&[format!("setting:{id}")]),
                 Kind::User => {
                     f.exact(&[
                         format!("user:{id}"),

@@ -46,11 +46,24 @@ pub struct Global {
     pub seed_file: PathBuf,
 
     /// Allow writing to this non-local host (glob, `*` wildcard; repeatable or comma-separated).
-    #[arg(long = "allow-host", global = true, value_name = "PATTERN", env = "FICTURES_SEED_ALLOW_HOSTS", value_delimiter = ',')]
+    #[arg(
+        long = "allow-host",
+        global = true,
+        value_name = "PATTERN",
+        env = "FICTURES_SEED_ALLOW_HOSTS",
+        value_delimiter = ','
+    )]
     pub allow_hosts: Vec<String>,
 
     /// Words that mark a host or database name as production (whole words).
-    #[arg(long, global = true, value_name = "WORDS", env = "FICTURES_SEED_PRODUCTION_MARKERS", value_delimiter = ',', default_value = "prod,production")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "WORDS",
+        env = "FICTURES_SEED_PRODUCTION_MARKERS",
+        value_delimiter = ',',
+        default_value = "prod,production"
+    )]
     pub production_markers: Vec<String>,
 
     /// Write even to a target whose host or database name looks like production.
@@ -113,6 +126,12 @@ pub enum Command {
     /// Dependent rows are found from the database's foreign keys at run time.
     /// Adopted accounts and rows unrelated to the fixture stay untouched.
     Teardown(WriteArgs),
+    /// Check, read-only, that the database can hold the fixture, and say how.
+    ///
+    /// Per table: the columns `seed` writes, the ones it infers and how, what is
+    /// missing or incompatible, and the dependent tables `teardown` would clear.
+    /// Exit 0 when `seed` would succeed, 5 otherwise.
+    Doctor,
     /// Create the local copy of the app's tables (never used against the app's database).
     Migrate(MigrateArgs),
     /// Drop only the app's cache keys for the fixture (after a Redis failure, say).

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::cache::{Cache, Families};
 use crate::catalog::Catalog;
 use crate::cli::Global;
-use crate::compat;
+use crate::compat::{self, Fit};
 use crate::db::{Db, Limits};
 use crate::error::{ExitCode, Failure, Result};
 use crate::fixture::{self, Account, Fixture, Tag};
@@ -49,7 +49,28 @@ pub async fn connect_cache(g: &Global, targets: &Targets) -> Result<Option<Cache
     }
 }
 
-pub async fn open(g: &Global, targets: &Targets, file: SeedFile, adoption: Adoption) -> Result<Target> {
+pub async fn open(
+    g: &Global,
+    targets: &Targets,
+    file: SeedFile,
+    adoption: Adoption,
+) -> Result<Target> {
+    let (mut target, fit) = inspect(g, targets, file, adoption).await?;
+    if let Some(failure) = fit.failure() {
+        return Err(failure);
+    }
+    target.notes.extend(fit.notes());
+    Ok(target)
+}
+
+/// Connects, reads the catalog and the accounts, and builds and fits the
+/// fixture, returning what fitting found instead of failing on it.
+pub async fn inspect(
+    g: &Global,
+    targets: &Targets,
+    file: SeedFile,
+    adoption: Adoption,
+) -> Result<(Target, Fit)> {
     let mut db = Db::connect(
         &targets.database,
         Limits {
@@ -86,14 +107,15 @@ pub async fn open(g: &Global, targets: &Targets, file: SeedFile, adoption: Adopt
     let mut notes = Vec::new();
     let accounts = resolve_accounts(&file, &users, adoption, &mut notes)?;
     let mut fixture = fixture::build(&file, &accounts);
-    notes.extend(compat::fit(&mut fixture, &catalog)?);
-    Ok(Target {
+    let fit = compat::fit(&mut fixture, &catalog);
+    let target = Target {
         db,
         catalog,
         fixture,
         counters: file.counter.clone(),
         notes,
-    })
+    };
+    Ok((target, fit))
 }
 
 /// Matches the file's accounts with the users table: adopted ones by email,

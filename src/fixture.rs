@@ -23,6 +23,9 @@ pub enum Kind {
     Chapter,
     Scene,
     User,
+    Part,
+    Character,
+    Setting,
 }
 
 impl Kind {
@@ -33,6 +36,9 @@ impl Kind {
             "chapters" => Some(Kind::Chapter),
             "scenes" => Some(Kind::Scene),
             "users" => Some(Kind::User),
+            "parts" => Some(Kind::Part),
+            "characters" => Some(Kind::Character),
+            "settings" => Some(Kind::Setting),
             _ => None,
         }
     }
@@ -97,6 +103,23 @@ impl TableRows {
     }
 }
 
+/// A TOML value as JSON, with `fill` applied to every string in it.
+fn toml_json(value: &toml::Value, fill: &dyn Fn(&str) -> String) -> Value {
+    match value {
+        toml::Value::String(s) => Value::String(fill(s)),
+        toml::Value::Integer(i) => Value::from(*i),
+        toml::Value::Float(f) => Value::from(*f),
+        toml::Value::Boolean(b) => Value::Bool(*b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(a) => Value::Array(a.iter().map(|v| toml_json(v, fill)).collect()),
+        toml::Value::Table(t) => Value::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_json(v, fill)))
+                .collect(),
+        ),
+    }
+}
+
 pub fn key_string(key: &[String], row: &Row) -> String {
     key.iter()
         .map(|k| match row.get(k) {
@@ -118,11 +141,28 @@ pub struct Account {
 /// Account key (as the seed file names it) → the account.
 pub type Accounts = BTreeMap<String, Account>;
 
+/// The tables the fixture generates itself (entities add more).
+pub const GENERATED: [&str; 8] = [
+    "users",
+    "stories",
+    "chapters",
+    "scenes",
+    "community_posts",
+    "community_replies",
+    "post_likes",
+    "story_likes",
+];
+
 #[derive(Debug, Clone)]
 pub struct Fixture {
-    /// Parents before children: inserts go in this order, deletes in reverse.
+    /// Parents before children once fitted to the catalog: inserts go in this order.
     pub tables: Vec<TableRows>,
     pub accounts: Accounts,
+    /// The text generator's seed and the base time, for values inferred later.
+    pub seed: u64,
+    pub base: NaiveDateTime,
+    /// Enum type → logical label → database label.
+    pub labels: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl Fixture {
@@ -246,14 +286,96 @@ impl Builder<'_> {
             post_likes,
             story_likes,
         ];
+        self.entities(&mut tables);
         for t in &mut tables {
             if let Some(spec) = self.file.tables.get(&t.table) {
-                t.unowned = spec.unowned.clone();
+                self.apply(spec, t);
             }
         }
         Fixture {
             tables,
             accounts: self.accounts.clone(),
+            seed: self.file.fixture.seed,
+            base: self.base,
+            labels: self.file.labels.clone(),
+        }
+    }
+
+    /// Rows of `[[entity]]` tables for every story, and the fixture columns
+    /// that point at each story's first one.
+    fn entities(&self, tables: &mut Vec<TableRows>) {
+        for spec in &self.file.entity {
+            let spec = spec.get_ref();
+            let mut rows = TableRows::new(&spec.table, &["id"], &["id"]);
+            let mut first: BTreeMap<String, String> = BTreeMap::new();
+            for (i, story) in tables[1].rows.iter().enumerate() {
+                let sid = story.values["id"].as_str().unwrap_or_default().to_string();
+                let owner = story.values["author_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let start = (i as i64 + 1) * STORY_SPACING;
+                for n in 1..=spec.count {
+                    let id = ids::derive(&["entity", &spec.table, &sid, &n.to_string()]);
+                    let fill = |text: &str| {
+                        text.replace("{id}", &id)
+                            .replace("{n}", &n.to_string())
+                            .replace("{story}", &sid)
+                            .replace("{owner}", &owner)
+                            .replace("{time}", &clock::at(self.base, start))
+                    };
+                    let mut values = Row::new();
+                    values.insert("id".into(), Value::String(id.clone()));
+                    for (column, value) in &spec.values {
+                        values.insert(column.clone(), toml_json(value, &fill));
+                    }
+                    let mut tags = story.tags.clone();
+                    if let Some(kind) = Kind::of_table(&spec.table) {
+                        tags.push((kind, id.clone()));
+                    }
+                    rows.rows.push(FixtureRow { values, tags });
+                    first.entry(sid.clone()).or_insert(id);
+                }
+            }
+            for link in &spec.links {
+                let Some((table, column)) = link.split_once('.') else {
+                    continue;
+                };
+                for t in tables.iter_mut().filter(|t| t.table == table) {
+                    for row in &mut t.rows {
+                        let story = row.tags.iter().find(|(k, _)| *k == Kind::Story);
+                        if let Some(id) = story.and_then(|(_, s)| first.get(s)) {
+                            row.values
+                                .insert(column.to_string(), Value::String(id.clone()));
+                        }
+                    }
+                }
+            }
+            tables.push(rows);
+        }
+    }
+
+    /// `[tables.NAME]`: ownership, required columns, fixed and generated values.
+    fn apply(&self, spec: &crate::seedfile::TableSpec, t: &mut TableRows) {
+        t.unowned = spec.unowned.clone();
+        t.required.extend(spec.required.iter().cloned());
+        for row in &mut t.rows {
+            let key = key_string(&t.key, &row.values);
+            for (column, value) in &spec.set {
+                let v = toml_json(value, &|text: &str| text.replace("{id}", &key));
+                row.values.insert(column.clone(), v);
+            }
+            for (column, faker) in &spec.fake {
+                let mut text = self.text(&key, column);
+                let v = match faker.get_ref().as_str() {
+                    "word" => text.title(1, 2).to_lowercase(),
+                    "words" => text.title(2, 5).to_lowercase(),
+                    "title" | "name" => text.title(2, 4),
+                    "paragraph" => text.prose(60),
+                    _ => text.sentence(6, 14),
+                };
+                row.values.insert(column.clone(), Value::String(v));
+            }
         }
     }
 

@@ -72,14 +72,20 @@ pub fn check(target: &Target, rules: &Rules) -> Result<()> {
     let refuse = |why: String, fix: String| {
         Err(Failure::new(
             ExitCode::Refused,
-            format!("refusing to write to {} at {shown}: {why}; {fix}", target.what),
+            format!(
+                "refusing to write to {} at {shown}: {why}; {fix}",
+                target.what
+            ),
         ))
     };
     let names = target.host.iter().chain(target.database.iter());
     for name in names {
         if let Some(marker) = production_marker(name, rules.production_markers) {
             if rules.production_override {
-                tracing::warn!("writing to production-looking {} at {shown} ({PRODUCTION_OVERRIDE})", target.what);
+                tracing::warn!(
+                    "writing to production-looking {} at {shown} ({PRODUCTION_OVERRIDE})",
+                    target.what
+                );
                 break;
             }
             return refuse(
@@ -88,7 +94,9 @@ pub fn check(target: &Target, rules: &Rules) -> Result<()> {
             );
         }
     }
-    let Some(host) = &target.host else { return Ok(()) };
+    let Some(host) = &target.host else {
+        return Ok(());
+    };
     if is_local(host) || rules.allow_hosts.iter().any(|p| glob(p, host)) {
         return Ok(());
     }
@@ -103,7 +111,8 @@ pub fn check(target: &Target, rules: &Rules) -> Result<()> {
 
 fn is_local(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The marker `name` contains as a whole word (split on anything but letters
@@ -145,13 +154,22 @@ mod tests {
     use super::*;
 
     fn rules<'a>(allow: &'a [String], markers: &'a [String], over: bool) -> Rules<'a> {
-        Rules { allow_hosts: allow, production_markers: markers, production_override: over }
+        Rules {
+            allow_hosts: allow,
+            production_markers: markers,
+            production_override: over,
+        }
     }
 
     fn verdict(url: &str, allow: &[&str], over: bool) -> std::result::Result<(), String> {
         let allow: Vec<String> = allow.iter().map(|s| s.to_string()).collect();
         let markers = vec!["prod".to_string(), "production".to_string()];
-        let target = if url.starts_with("postgres") { Target::postgres(url) } else { Target::redis(url) }.unwrap();
+        let target = if url.starts_with("postgres") {
+            Target::postgres(url)
+        } else {
+            Target::redis(url)
+        }
+        .unwrap();
         check(&target, &rules(&allow, &markers, over)).map_err(|f| {
             assert_eq!(f.code, ExitCode::Refused);
             f.message
@@ -171,17 +189,35 @@ mod tests {
     fn remote_hosts_need_a_pattern() {
         let url = "postgres://u:hunter2@ep-cool-1.us-east-2.aws.neon.tech/neondb?sslmode=require";
         let e = verdict(url, &[], false).unwrap_err();
-        assert!(e.contains("--allow-host 'ep-cool-1.us-east-2.aws.neon.tech'"), "{e}");
+        assert!(
+            e.contains("--allow-host 'ep-cool-1.us-east-2.aws.neon.tech'"),
+            "{e}"
+        );
         assert!(!e.contains("hunter2"), "{e}");
         assert!(verdict(url, &["*.neon.tech"], false).is_ok());
         assert!(verdict(url, &["*.example.com"], false).is_err());
-        assert!(verdict("rediss://default:pw@cache.upstash.io:6379", &["*.upstash.io"], false).is_ok());
+        assert!(
+            verdict(
+                "rediss://default:pw@cache.upstash.io:6379",
+                &["*.upstash.io"],
+                false
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn production_names_need_the_override() {
-        let e = verdict("postgres://u@db.internal/fictures_production", &["*"], false).unwrap_err();
-        assert!(e.contains("marker `production`") && e.contains(PRODUCTION_OVERRIDE), "{e}");
+        let e = verdict(
+            "postgres://u@db.internal/fictures_production",
+            &["*"],
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("marker `production`") && e.contains(PRODUCTION_OVERRIDE),
+            "{e}"
+        );
         assert!(verdict("postgres://u@prod-db.internal/app", &["*"], false).is_err());
         // Even local ones, and even when allowed by pattern.
         assert!(verdict("postgres://127.0.0.1/app_prod", &[], false).is_err());

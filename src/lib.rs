@@ -4,6 +4,7 @@
 //! The core is pure (seed file → fixture → plan); `db`, `cache` and `report`
 //! are the thin edges to PostgreSQL, Redis and the terminal.
 
+pub mod auth;
 pub mod cache;
 pub mod catalog;
 pub mod cli;

@@ -72,6 +72,7 @@ async fn run(cli: &Cli) -> Result<Outcome> {
         Command::Seed(a) => commands::seed::run(g, a).await,
         Command::Verify(a) => commands::verify::run(g, a).await,
         Command::Teardown(a) => commands::teardown::run(g, a).await,
+        Command::Doctor => commands::doctor::run(g).await,
         Command::Migrate(a) => commands::migrate::run(g, a).await,
         Command::Invalidate(a) => commands::invalidate::run(g, a).await,
     }

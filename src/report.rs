@@ -17,6 +17,9 @@ pub struct Report {
     pub cache: Option<CacheLine>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub findings: Option<Vec<Finding>>,
+    /// What `doctor` found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub doctor: Option<crate::commands::doctor::Diagnosis>,
     pub notes: Vec<String>,
     pub statements: u64,
     pub round_trips: u64,
@@ -121,6 +124,9 @@ impl Report {
         if let Some(cache) = &self.cache {
             out.extend(cache.human(self.dry_run, self.findings.is_some()));
         }
+        if let Some(d) = &self.doctor {
+            out.extend(d.human());
+        }
         for n in &self.notes {
             out.push(format!("note: {n}"));
         }
@@ -129,17 +135,15 @@ impl Report {
                 out.push(format!("  {}", finding_line(f)));
             }
         }
-        let done = if self.findings.is_some() {
+        // Only commands that change things have changes to count.
+        let done = if self.findings.is_some() || self.tables.is_empty() {
             String::new()
         } else {
             format!("{} changes, ", self.changes())
         };
         out.push(format!(
             "{done}{} ms ({} statements, {} round trips, {} Redis commands)",
-            self.elapsed_ms,
-            self.statements,
-            self.round_trips,
-            self.redis_commands
+            self.elapsed_ms, self.statements, self.round_trips, self.redis_commands
         ));
         if let Some(findings) = &self.findings {
             out.push(if findings.is_empty() {
@@ -160,11 +164,19 @@ impl CacheLine {
         let mut out = vec![if verify {
             format!("cache: {} fixture keys present", self.present.len())
         } else {
-            let verb = if dry_run { "would be removed" } else { "removed" };
+            let verb = if dry_run {
+                "would be removed"
+            } else {
+                "removed"
+            };
             format!("cache: {} fixture keys {verb}", self.removed)
         }];
         out.extend(self.keys.iter().map(|k| format!("  {k}")));
-        out.extend(self.present.iter().map(|k| format!("  {} (ttl {}s)", k.key, k.ttl)));
+        out.extend(
+            self.present
+                .iter()
+                .map(|k| format!("  {} (ttl {}s)", k.key, k.ttl)),
+        );
         out
     }
 }

@@ -27,6 +27,12 @@ pub struct SeedFile {
     pub counter: Vec<CounterSpec>,
     #[serde(default)]
     pub tables: BTreeMap<String, TableSpec>,
+    /// Enum type → logical label → the database's label (for renamed labels).
+    #[serde(default)]
+    pub labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// Extra rows per story that fixture rows must point at (parts, characters, ...).
+    #[serde(default)]
+    pub entity: Vec<Spanned<EntitySpec>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,11 +109,45 @@ pub struct CounterSpec {
     pub via: String,
 }
 
+/// Per-table adjustments of the generated rows.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TableSpec {
+    /// Written on insert, but neither verified nor restored.
     #[serde(default)]
     pub unowned: Vec<String>,
+    /// Columns the table must have; others the fixture sets are skipped when absent.
+    #[serde(default)]
+    pub required: Vec<String>,
+    /// Fixed values (`{id}` is replaced by the row's id); owned like generated ones.
+    #[serde(default)]
+    pub set: BTreeMap<String, toml::Value>,
+    /// Generated values by generator name (see `FAKERS`).
+    #[serde(default)]
+    pub fake: BTreeMap<String, Spanned<String>>,
+}
+
+/// Generators `[tables.NAME.fake]` may name.
+pub const FAKERS: [&str; 6] = ["word", "words", "title", "sentence", "paragraph", "name"];
+
+/// Rows of another table created for every story, which fixture rows point at.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntitySpec {
+    pub table: String,
+    /// How many per story (default 1); `{n}` counts them.
+    #[serde(default = "one")]
+    pub count: u32,
+    /// Column → value; strings may use {id}, {n}, {story}, {owner}, {time}.
+    #[serde(default)]
+    pub values: BTreeMap<String, toml::Value>,
+    /// `table.column`s of fixture rows that must point at this entity (the first one).
+    #[serde(default)]
+    pub links: Vec<String>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// The logical story and chapter states; the database's labels are checked later.
@@ -178,7 +218,52 @@ impl Validator<'_> {
         let mut seen_ids = BTreeMap::new();
         self.check_accounts(file, &mut seen_ids)?;
         self.check_stories(file, &mut seen_ids)?;
-        self.check_community(file)
+        self.check_community(file)?;
+        self.check_extensions(file)
+    }
+
+    fn check_extensions(&self, file: &SeedFile) -> Result<()> {
+        for (table, spec) in &file.tables {
+            for (column, faker) in &spec.fake {
+                if !FAKERS.contains(&faker.get_ref().as_str()) {
+                    return Err(self.fail(
+                        faker.span(),
+                        &format!("tables.{table}.fake.{column}"),
+                        format!(
+                            "`{}` is not a generator; use one of {}",
+                            faker.get_ref(),
+                            FAKERS.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        for (i, entity) in file.entity.iter().enumerate() {
+            let e = entity.get_ref();
+            if e.count == 0 {
+                return Err(self.fail(
+                    entity.span(),
+                    &format!("entity[{i}].count"),
+                    "must be at least 1".into(),
+                ));
+            }
+            for link in &e.links {
+                let ok = link
+                    .split_once('.')
+                    .is_some_and(|(t, c)| crate::fixture::GENERATED.contains(&t) && !c.is_empty());
+                if !ok {
+                    return Err(self.fail(
+                        entity.span(),
+                        &format!("entity[{i}].links"),
+                        format!(
+                            "`{link}` must be TABLE.COLUMN of a generated table ({})",
+                            crate::fixture::GENERATED.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn check_accounts(

@@ -68,9 +68,17 @@ pub async fn run(g: &Global, args: &CacheArgs) -> Result<Outcome> {
                 )
             })?;
             findings.extend(stale(&present, &state));
-            report.cache = Some(CacheLine { present, ..CacheLine::default() });
+            report.cache = Some(CacheLine {
+                present,
+                ..CacheLine::default()
+            });
         }
-        None => report.cache = Some(CacheLine { skipped: true, ..CacheLine::default() }),
+        None => {
+            report.cache = Some(CacheLine {
+                skipped: true,
+                ..CacheLine::default()
+            })
+        }
     }
     let code = if findings.is_empty() {
         ExitCode::Ok

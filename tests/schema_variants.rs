@@ -1,0 +1,217 @@
+//! Schema adaptivity: on each schema variant (SQL in tests/data/variants),
+//! `doctor`, `seed`, `verify` and `teardown` succeed with at most a seed-file
+//! change, and `doctor` names what cannot fit before anything is written.
+
+mod common;
+
+use common::*;
+
+fn variant(env: &TestEnv, name: &str) {
+    let sql = std::fs::read_to_string(repo().join("tests/data/variants").join(name)).unwrap();
+    env.sql(&sql);
+}
+
+fn seed_file(name: &str) -> String {
+    repo()
+        .join("tests/data/variants")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// doctor → seed → seed (no-op) → verify → teardown, all green, foreign rows untouched.
+fn full_cycle(env: &TestEnv, extra: &[&str]) -> serde_json::Value {
+    let args = |cmd: &str| -> Vec<String> {
+        let mut v = vec![cmd.to_string()];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let run = |cmd: &str, more: &[&str]| {
+        let mut a = args(cmd);
+        a.extend(more.iter().map(|s| s.to_string()));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        env.run(&a)
+    };
+    let foreign = env.checksums();
+    let doctor = run("doctor", &["--json"]).expect(0).json();
+    run("seed", &["--quiet"]).expect(0);
+    let again = run("seed", &["--json"]).expect(0).json();
+    assert!(
+        again["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["insert"] == 0 && t["update"] == 0),
+        "inferred values are deterministic, so a re-seed is a no-op: {again}"
+    );
+    run("verify", &["--quiet"]).expect(0);
+    run("teardown", &["--quiet"]).expect(0);
+    assert_eq!(env.checksums(), foreign);
+    doctor
+}
+
+#[test]
+fn required_columns_of_every_type_are_inferred() {
+    let env = TestEnv::new();
+    // Columns added NOT NULL without defaults need empty tables, so this
+    // variant has no foreign rows; full_cycle still proves the tables end empty.
+    variant(&env, "1-required-columns.sql");
+    let doctor = full_cycle(&env, &[]);
+    let stories = doctor["doctor"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "stories")
+        .unwrap();
+    let inferred: Vec<&str> = stories["inferred"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(inferred.len(), 12, "{inferred:?}");
+    assert!(
+        inferred.contains(&"audience_tone: first label `hopeful`"),
+        "{inferred:?}"
+    );
+
+    // What the database held after the seed: deterministic, typed values.
+    env.run(&["seed", "--quiet"]).expect(0);
+    let row = env.sql(&format!(
+        "SELECT word_goal, budget, is_featured, audience_tone, meta::text, meta_b::text, launch_at, launch_on, labels, length(age_rating) <= 4, ref_uuid::text ~ '^[0-9a-f-]{{36}}$' FROM scenes WHERE chapter_id IN (SELECT id FROM chapters WHERE story_id = '{STORY_1}') LIMIT 1"
+    ));
+    assert_eq!(
+        row,
+        "0|0.00|f|hopeful|[]|[]|2026-01-05 09:00:00|2026-01-05|{}|t|t"
+    );
+}
+
+#[test]
+fn required_parents_renamed_labels_and_dropped_columns_need_only_a_seed_file() {
+    let env = TestEnv::new();
+    variant(&env, "2-required-parents.sql");
+    let file = seed_file("2-required-parents.toml");
+
+    // The canonical file cannot fit; doctor says exactly why and seed writes nothing.
+    let before = env.checksums();
+    let doctor = env.run(&["doctor", "--json"]).expect(5).json();
+    let problems: Vec<String> = doctor["doctor"]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    for needle in [
+        "`chapters.part_id` is a required reference to `parts`",
+        "`chapters.character_id`",
+        "`scenes.setting_id`",
+        "but the fixture writes `writing`",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.contains(needle)),
+            "{needle} not in {problems:?}"
+        );
+    }
+    let seed = env.run(&["seed"]).expect(5);
+    assert!(
+        seed.stderr().contains("run `fictures-seed doctor`"),
+        "{}",
+        seed.stderr()
+    );
+    assert_eq!(env.checksums(), before);
+
+    // The adapted seed file fits.
+    let doctor = full_cycle(&env, &["--seed-file", &file]);
+    let chapters = doctor["doctor"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "chapters")
+        .unwrap();
+    assert_eq!(chapters["skipped"], serde_json::json!(["author_id"]));
+
+    env.run(&["seed", "--quiet", "--seed-file", &file])
+        .expect(0);
+    assert_eq!(env.count("SELECT count(*) FROM parts"), 3);
+    assert_eq!(
+        env.count(&format!(
+            "SELECT count(DISTINCT part_id) FROM chapters WHERE story_id = '{STORY_2}'"
+        )),
+        1
+    );
+    assert_eq!(
+        env.sql(&format!(
+            "SELECT status FROM stories WHERE id = '{STORY_2}'"
+        )),
+        "draft"
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM scenes WHERE setting_id IS NULL"),
+        0
+    );
+}
+
+#[test]
+fn unknown_dependent_table_is_cleared_by_teardown() {
+    let env = TestEnv::new();
+    variant(&env, "3-unknown-dependent.sql");
+    env.add_foreign_rows();
+    env.sql("INSERT INTO scene_annotations VALUES ('frgnNote0000000000001', 'frgnScen0000000000001', 'keep')");
+    let foreign = env.checksums();
+    let doctor = env.run(&["doctor", "--json"]).expect(0).json();
+    assert!(
+        doctor["doctor"]["dependents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "scene_annotations"),
+        "{doctor}"
+    );
+    env.run(&["seed", "--quiet"]).expect(0);
+    env.sql("INSERT INTO scene_annotations SELECT 'n' || substr(md5(id), 1, 20), id, 'by a test' FROM scenes WHERE id NOT LIKE 'frgn%'");
+    let report = env.run(&["teardown", "--json"]).expect(0).json();
+    let line = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "scene_annotations")
+        .unwrap()
+        .clone();
+    assert_eq!(line["delete"], 45);
+    assert_eq!(env.checksums(), foreign);
+}
+
+#[test]
+fn doctor_names_a_missing_table_and_seed_writes_nothing() {
+    let env = TestEnv::new();
+    env.sql("DROP TABLE story_likes");
+    let before = env.checksums();
+    let run = env.run(&["doctor"]).expect(5);
+    assert!(
+        run.stdout().contains("table `story_likes` is missing"),
+        "{}",
+        run.stdout()
+    );
+    let seed = env.run(&["seed"]).expect(5);
+    assert!(
+        seed.stderr().contains("table `story_likes` is missing"),
+        "{}",
+        seed.stderr()
+    );
+    assert_eq!(env.checksums(), before);
+}
+
+#[test]
+fn doctor_names_an_uninferable_column() {
+    let env = TestEnv::new();
+    env.sql("ALTER TABLE scenes ADD COLUMN geo point NOT NULL");
+    let run = env.run(&["doctor"]).expect(5);
+    assert!(
+        run.stdout().contains("`scenes.geo` (point)"),
+        "{}",
+        run.stdout()
+    );
+    env.run(&["seed", "--quiet"]).expect(5);
+    assert_eq!(env.count("SELECT count(*) FROM stories"), 0);
+}
