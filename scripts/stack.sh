@@ -225,16 +225,24 @@ ensure_tools() {
 
 # ---------------------------------------------------------------- TLS
 
+# A throwaway CA signs the servers' certificate: TLS clients (rustls among
+# them) refuse a CA certificate presented as a server's own.
 make_certs() {
-  [[ -f "$TLS_DIR/server.crt" && -f "$TLS_DIR/server.key" ]] && return 0
+  [[ -f "$TLS_DIR/server.crt" && -f "$TLS_DIR/server.key" && -f "$TLS_DIR/ca.crt" ]] && return 0
   mkdir -p "$TLS_DIR"
-  say "generating a self-signed certificate in $TLS_DIR"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=localhost" \
-    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
-    -keyout "$TLS_DIR/server.key" -out "$TLS_DIR/server.crt" >/dev/null 2>"$TLS_DIR/openssl.log" \
-    || { tail_log "$TLS_DIR/openssl.log"; die "openssl could not create a certificate in $TLS_DIR; see the log above."; }
-  chmod 644 "$TLS_DIR/server.crt"
-  chmod 600 "$TLS_DIR/server.key"
+  say "generating a throwaway CA and a server certificate in $TLS_DIR"
+  {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=fictures-seed test CA" \
+      -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.crt" \
+    && openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+      -keyout "$TLS_DIR/server.key" -out "$TLS_DIR/server.csr" \
+    && printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$TLS_DIR/server.ext" \
+    && openssl x509 -req -in "$TLS_DIR/server.csr" -CA "$TLS_DIR/ca.crt" -CAkey "$TLS_DIR/ca.key" \
+      -CAcreateserial -days 3650 -extfile "$TLS_DIR/server.ext" -out "$TLS_DIR/server.crt"
+  } >/dev/null 2>"$TLS_DIR/openssl.log" \
+    || { tail_log "$TLS_DIR/openssl.log"; die "openssl could not create certificates in $TLS_DIR; see the log above."; }
+  chmod 644 "$TLS_DIR/server.crt" "$TLS_DIR/ca.crt"
+  chmod 600 "$TLS_DIR/server.key" "$TLS_DIR/ca.key"
 }
 
 # Debian's redis is normally built with TLS, but a build without it would reject tls-port;
@@ -535,7 +543,7 @@ env_lines() {
   if [[ "$TLS" == 1 ]]; then
     echo "export DATABASE_URL_TLS=postgres://$PG_SUPERUSER@127.0.0.1:$PG_PORT/$DB_NAME?sslmode=require"
     [[ "$REDIS_TLS" == 1 ]] && echo "export REDIS_URL_TLS=rediss://127.0.0.1:$REDIS_TLS_PORT/0"
-    echo "export STACK_TLS_CA=$TLS_DIR/server.crt"
+    echo "export STACK_TLS_CA=$TLS_DIR/ca.crt"
   fi
   return 0
 }

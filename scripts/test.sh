@@ -15,7 +15,8 @@ stop_stack() {
   fi
 }
 trap stop_stack EXIT
-eval "$(bash scripts/stack.sh up)"
+# --tls: the suite also proves TLS to both servers for real.
+eval "$(bash scripts/stack.sh up --tls)"
 
 echo "test.sh: cargo fmt --check" >&2
 cargo fmt --check

@@ -10,6 +10,7 @@ use redis::aio::MultiplexedConnection;
 use crate::error::{ExitCode, Failure, Result};
 use crate::fixture::{Kind, Tag};
 use crate::redact;
+use crate::retry;
 
 /// Lists that can hold any story, dropped whenever a fixture entity changes.
 const GLOBAL_LISTS: [&str; 3] = [
@@ -125,29 +126,52 @@ const BATCH: usize = 1000;
 
 impl Cache {
     /// Connects and checks that Redis answers PING.
-    pub async fn connect(url: &str, timeout: Duration) -> Result<Cache> {
+    pub async fn connect(
+        url: &str,
+        ca_cert: Option<&std::path::Path>,
+        timeout: Duration,
+        attempts: u32,
+    ) -> Result<Cache> {
         let shown = redact::url(url);
-        let fail = |e: &dyn std::fmt::Display| {
+        let fail = |e: &dyn std::fmt::Display, made: u32| {
             Failure::new(
                 ExitCode::Connect,
                 format!(
-                    "cannot reach Redis at {shown}: {}; start it, fix REDIS_URL / --redis-url, or pass --no-cache to skip cache invalidation",
+                    "cannot reach Redis at {shown}{}: {}; start it, fix REDIS_URL / --redis-url, or pass --no-cache to skip cache invalidation",
+                    retry::attempts_note(made),
                     redact::redact(&e.to_string())
                 ),
             )
         };
-        let client = redis::Client::open(url).map_err(|e| fail(&e))?;
+        let client = match ca_cert {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    Failure::usage(format!(
+                        "cannot read the Redis CA certificate {}: {e}; pass a PEM file to --redis-ca-cert",
+                        path.display()
+                    ))
+                })?;
+                let certs = redis::TlsCertificates { client_tls: None, root_cert: Some(pem) };
+                redis::Client::build_with_tls(url, certs)
+            }
+            None => redis::Client::open(url),
+        }
+        .map_err(|e| fail(&e, 1))?;
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout));
-        let mut con = client
-            .get_multiplexed_async_connection_with_config(&config)
+        let connect = || async {
+            let mut con = client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await?;
+            let _: String = redis::cmd("PING").query_async(&mut con).await?;
+            Ok::<_, redis::RedisError>(con)
+        };
+        let transient =
+            |e: &redis::RedisError| e.is_io_error() || e.is_timeout() || e.is_connection_refusal();
+        let con = retry::connect(&shown, attempts, transient, connect)
             .await
-            .map_err(|e| fail(&e))?;
-        let _: String = redis::cmd("PING")
-            .query_async(&mut con)
-            .await
-            .map_err(|e| fail(&e))?;
+            .map_err(|(e, made)| fail(&e, made))?;
         Ok(Cache {
             con,
             shown,

@@ -31,6 +31,11 @@ pub struct Global {
     #[arg(long, global = true, value_name = "URL")]
     pub redis_url: Option<String>,
 
+    /// PEM file of the CA that signed the Redis server's certificate, for
+    /// rediss:// servers outside the public roots.
+    #[arg(long, global = true, value_name = "PATH", env = "REDIS_CA_CERT")]
+    pub redis_ca_cert: Option<PathBuf>,
+
     /// Read settings from this dotenv file first (the app keeps them in .env.local);
     /// variables already set in the environment win.
     #[arg(long, global = true, value_name = "PATH")]

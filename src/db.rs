@@ -11,6 +11,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use crate::error::{ExitCode, Failure, Result};
 use crate::redact;
+use crate::retry;
 
 /// A single connection plus the counters `--json` reports.
 pub struct Db {
@@ -43,36 +44,23 @@ impl Db {
             // No named statements survive a transaction pooler; none are needed.
             .statement_cache_capacity(0)
             .disable_statement_logging();
-        let mut delay = Duration::from_millis(200);
-        let mut attempt = 1;
-        loop {
-            let outcome = tokio::time::timeout(limits.connect, options.connect()).await;
-            let error = match outcome {
-                Ok(Ok(conn)) => {
-                    return Ok(Db {
-                        conn,
-                        shown,
-                        statements: 0,
-                        round_trips: 0,
-                    });
-                }
-                Ok(Err(e)) => e,
-                Err(_) => sqlx::Error::Io(std::io::Error::new(
+        let connect = || async {
+            match tokio::time::timeout(limits.connect, options.connect()).await {
+                Ok(result) => result,
+                Err(_) => Err(sqlx::Error::Io(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
                     format!("no answer within {:?}", limits.connect),
-                )),
-            };
-            if attempt >= limits.attempts || !transient(&error) {
-                return Err(connect_failure(&shown, &error, attempt));
+                ))),
             }
-            tracing::warn!(
-                "connecting to {shown} failed (attempt {attempt} of {}): {}; retrying in {delay:?}",
-                limits.attempts,
-                redact::redact(&error.to_string())
-            );
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(5));
-            attempt += 1;
+        };
+        match retry::connect(&shown, limits.attempts, transient, connect).await {
+            Ok(conn) => Ok(Db {
+                conn,
+                shown,
+                statements: 0,
+                round_trips: 0,
+            }),
+            Err((error, made)) => Err(connect_failure(&shown, &error, made)),
         }
     }
 
@@ -173,11 +161,7 @@ fn connect_failure(shown: &str, error: &sqlx::Error, attempts: u32) -> Failure {
             "check that the server runs and the host, port and TLS settings are right",
         ),
     };
-    let tries = if attempts > 1 {
-        format!(" after {attempts} attempts")
-    } else {
-        String::new()
-    };
+    let tries = retry::attempts_note(attempts);
     Failure::new(
         exit,
         format!("cannot connect to PostgreSQL at {shown}{tries}: {detail}; {advice}"),

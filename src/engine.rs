@@ -44,7 +44,15 @@ pub struct Target {
 /// stops the run before anything is written.
 pub async fn connect_cache(g: &Global, targets: &Targets) -> Result<Option<Cache>> {
     match &targets.redis {
-        Some(url) => Ok(Some(Cache::connect(url, g.connect_timeout).await?)),
+        Some(url) => Ok(Some(
+            Cache::connect(
+                url,
+                g.redis_ca_cert.as_deref(),
+                g.connect_timeout,
+                g.connect_attempts.max(1),
+            )
+            .await?,
+        )),
         None => Ok(None),
     }
 }
@@ -210,7 +218,20 @@ impl Target {
             sql.push_str(";\n");
         }
         sql.push_str("COMMIT");
-        self.db.counts(sql, n).await
+        let shown = self.db.shown.clone();
+        self.db.counts(sql, n).await.map_err(|f| {
+            if f.code != ExitCode::Connect {
+                return f;
+            }
+            // The COMMIT may have reached the server before the connection
+            // dropped: nothing here can tell, so say so instead of guessing.
+            Failure::new(
+                ExitCode::Connect,
+                format!(
+                    "the connection to PostgreSQL at {shown} was lost while committing, so the changes may or may not be committed; run `fictures-seed verify` to see which (running the command again is safe either way)"
+                ),
+            )
+        })
     }
 
     pub async fn rollback(&mut self) -> Result<()> {

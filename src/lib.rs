@@ -21,6 +21,7 @@ pub mod ids;
 pub mod plan;
 pub mod redact;
 pub mod report;
+pub mod retry;
 pub mod seedfile;
 pub mod settings;
 pub mod sql;

@@ -1,6 +1,8 @@
 //! Entry point: parse the command line, run one subcommand under the
 //! whole-run time limit, print its report, and exit with its code.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use fictures_seed::cli::{Cli, Command};
 use fictures_seed::commands::{self, Outcome};
@@ -27,6 +29,7 @@ fn main() {
             EnvFilter::try_from_env("FICTURES_SEED_LOG").unwrap_or_else(|_| EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
 

@@ -20,7 +20,7 @@ pub fn repo() -> PathBuf {
 }
 
 /// The stack's URLs: from the environment, else from `.stack/env`.
-fn stack_var(name: &str) -> String {
+pub fn stack_var(name: &str) -> String {
     if let Ok(v) = std::env::var(name) {
         return v;
     }

@@ -1,0 +1,335 @@
+//! Every bad input ends in one sentence on stderr, its documented exit code,
+//! and nothing written. Passwords never appear in what the tool prints.
+
+mod common;
+
+use common::*;
+
+const SECRET: &str = "Sup3r-S3cret-pw";
+
+/// Runs `args` with `vars`, expects `code`, a single `error:` line naming
+/// `needle`, and an unchanged database.
+fn refused(env: &TestEnv, args: &[&str], vars: &[(&str, &str)], code: i32, needle: &str) -> String {
+    let before = env.checksums();
+    let run = env.run_with(args, vars).expect(code);
+    let stderr = run.stderr();
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(lines[0].contains(needle), "`{needle}` not in: {stderr}");
+    assert!(
+        !stderr.contains(SECRET) && !run.stdout().contains(SECRET),
+        "secret leaked: {stderr}"
+    );
+    assert_eq!(env.checksums(), before, "nothing written");
+    stderr
+}
+
+fn with_password(url: &str, user: &str) -> String {
+    let mut u = url::Url::parse(url).unwrap();
+    u.set_username(user).unwrap();
+    u.set_password(Some(SECRET)).unwrap();
+    u.to_string()
+}
+
+#[test]
+fn unreachable_postgres() {
+    let env = TestEnv::new();
+    let url = format!("postgres://fixture:{SECRET}@127.0.0.1:1/fictures");
+    let e = refused(
+        &env,
+        &["seed", "--database-url", &url, "--connect-attempts", "2"],
+        &[],
+        4,
+        "cannot connect to PostgreSQL at postgres://fixture:***@127.0.0.1:1/fictures after 2 attempts",
+    );
+    assert!(e.contains("check that the server runs"), "{e}");
+}
+
+#[test]
+fn wrong_postgres_password() {
+    let env = TestEnv::new();
+    env.sql(&format!(
+        "CREATE ROLE seed_wrong_pw_{} LOGIN PASSWORD 'right-one'",
+        std::process::id()
+    ));
+    let url = with_password(
+        &env.db_url,
+        &format!("seed_wrong_pw_{}", std::process::id()),
+    );
+    refused(
+        &env,
+        &["seed", "--database-url", &url],
+        &[],
+        4,
+        "check the user name and password",
+    );
+}
+
+#[test]
+fn missing_database() {
+    let env = TestEnv::new();
+    let mut url = url::Url::parse(&env.db_url).unwrap();
+    url.set_path("/no_such_database_here");
+    refused(
+        &env,
+        &["seed", "--database-url", url.as_str()],
+        &[],
+        4,
+        "the database does not exist",
+    );
+}
+
+#[test]
+fn missing_table_column_and_enum_label() {
+    let env = TestEnv::new();
+    env.sql("ALTER TABLE community_replies DROP COLUMN post_id CASCADE");
+    refused(
+        &env,
+        &["seed"],
+        &[],
+        5,
+        "column `community_replies.post_id` is missing",
+    );
+    let env = TestEnv::new();
+    env.sql("DROP TABLE post_likes");
+    refused(&env, &["seed"], &[], 5, "table `post_likes` is missing");
+    let env = TestEnv::new();
+    env.sql("ALTER TYPE visibility RENAME VALUE 'unlisted' TO 'hidden'");
+    refused(&env, &["seed"], &[], 5, "but the fixture writes `unlisted`");
+}
+
+#[test]
+fn unreachable_redis() {
+    let env = TestEnv::new();
+    let url = format!("redis://:{SECRET}@127.0.0.1:1/0");
+    let e = refused(
+        &env,
+        &["seed", "--redis-url", &url, "--connect-attempts", "2"],
+        &[],
+        4,
+        "cannot reach Redis at redis://:***@127.0.0.1:1/0 after 2 attempts",
+    );
+    assert!(e.contains("--no-cache"), "{e}");
+}
+
+#[test]
+fn wrong_redis_password() {
+    let env = TestEnv::new();
+    let user = format!("seed_tester_{}", std::process::id());
+    env.redis(&["ACL", "SETUSER", &user, "on", ">right-one", "~*", "+@all"]);
+    let mut url = url::Url::parse(&env.redis_url).unwrap();
+    url.set_username(&user).unwrap();
+    url.set_password(Some(SECRET)).unwrap();
+    refused(
+        &env,
+        &["seed", "--redis-url", url.as_str()],
+        &[],
+        4,
+        "cannot reach Redis",
+    );
+    env.redis(&["ACL", "DELUSER", &user]);
+}
+
+#[test]
+fn read_only_role() {
+    let env = TestEnv::new();
+    let role = format!("seed_reader_{}", std::process::id());
+    env.sql(&format!(
+        "CREATE ROLE {role} LOGIN PASSWORD '{SECRET}'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"
+    ));
+    let url = with_password(&env.db_url, &role);
+    refused(
+        &env,
+        &["seed", "--database-url", &url],
+        &[],
+        8,
+        "may not write here",
+    );
+    // Reading is all verify needs, so it works with that role.
+    env.run_with(&["verify", "--database-url", &url, "--quiet"], &[])
+        .expect(1);
+    env.sql(&format!("DROP OWNED BY {role}; DROP ROLE {role}"));
+}
+
+#[test]
+fn guarded_remote_host_and_production_names() {
+    let env = TestEnv::new();
+    let remote = format!("postgres://app:{SECRET}@db.staging.example.com/fictures");
+    refused(
+        &env,
+        &["seed", "--database-url", &remote],
+        &[],
+        3,
+        "host `db.staging.example.com` is not local and matches no --allow-host pattern",
+    );
+    refused(
+        &env,
+        &["teardown", "--database-url", &remote],
+        &[],
+        3,
+        "--allow-host 'db.staging.example.com'",
+    );
+    refused(
+        &env,
+        &["migrate", "--database-url", &remote],
+        &[],
+        3,
+        "not local",
+    );
+    // An allowed pattern lets it through to connecting (which fails here: no such host).
+    refused(
+        &env,
+        &["seed", "--database-url", &remote, "--connect-attempts", "1"],
+        &[("FICTURES_SEED_ALLOW_HOSTS", "*.example.com")],
+        4,
+        "cannot connect",
+    );
+    // Production-looking names are refused even when allowed.
+    let prod = format!("postgres://app:{SECRET}@db.prod.example.com/fictures");
+    refused(
+        &env,
+        &[
+            "seed",
+            "--database-url",
+            &prod,
+            "--allow-host",
+            "*.example.com",
+        ],
+        &[],
+        3,
+        "looks like production (marker `prod`)",
+    );
+    let mut local_prod = url::Url::parse(&env.db_url).unwrap();
+    local_prod.set_path("/fictures_production");
+    refused(
+        &env,
+        &["seed", "--database-url", local_prod.as_str()],
+        &[],
+        3,
+        "--i-really-mean-production",
+    );
+    refused(
+        &env,
+        &["seed", "--redis-url", "redis://cache.example.com:6379/0"],
+        &[],
+        3,
+        "refusing to write to Redis",
+    );
+    // Read-only commands go anywhere (and then fail to connect, here).
+    refused(
+        &env,
+        &[
+            "verify",
+            "--database-url",
+            &remote,
+            "--connect-attempts",
+            "1",
+        ],
+        &[],
+        4,
+        "cannot connect",
+    );
+}
+
+#[test]
+fn missing_env_file() {
+    let env = TestEnv::new();
+    refused(
+        &env,
+        &["seed", "--env-file", "/nonexistent/.env.local"],
+        &[],
+        2,
+        "cannot read env file /nonexistent/.env.local",
+    );
+}
+
+#[test]
+fn env_file_supplies_urls_without_overriding_the_environment() {
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(".env.local");
+    std::fs::write(
+        &file,
+        format!(
+            "POSTGRES_URL={}\nREDIS_URL=redis://127.0.0.1:1/0\n",
+            env.db_url
+        ),
+    )
+    .unwrap();
+    // DATABASE_URL is unset, so POSTGRES_URL from the file is used; REDIS_URL
+    // from the process environment wins over the file's dead one.
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_fictures-seed"))
+        .current_dir(repo())
+        .env_clear()
+        .env("REDIS_URL", &env.redis_url)
+        .args(["seed", "--quiet", "--env-file", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(env.count("SELECT count(*) FROM scenes"), 45);
+}
+
+#[test]
+fn json_errors_are_objects_with_the_code() {
+    let env = TestEnv::new();
+    let url = format!("postgres://x:{SECRET}@db.example.com/app");
+    let run = env
+        .run(&["seed", "--json", "--database-url", &url])
+        .expect(3);
+    let v = run.json();
+    assert_eq!(v["error"]["code"], 3);
+    assert_eq!(v["error"]["kind"], "refused");
+    assert!(!run.stdout().contains(SECRET));
+}
+
+#[test]
+fn tls_to_both_servers() {
+    // scripts/test.sh starts the stack with --tls; these name its TLS endpoints.
+    let (pg, redis, ca) = (
+        stack_var("DATABASE_URL_TLS"),
+        stack_var("REDIS_URL_TLS"),
+        stack_var("STACK_TLS_CA"),
+    );
+    let env = TestEnv::new();
+    // This test's own database and Redis database, over TLS, CA-verified:
+    // verify-full fails unless the connection is TLS with a certificate for 127.0.0.1.
+    let mut pg = url::Url::parse(&pg).unwrap();
+    pg.set_path(url::Url::parse(&env.db_url).unwrap().path());
+    pg.query_pairs_mut()
+        .clear()
+        .append_pair("sslmode", "verify-full")
+        .append_pair("sslrootcert", &ca);
+    let mut rediss = url::Url::parse(&redis).unwrap();
+    rediss.set_path(url::Url::parse(&env.redis_url).unwrap().path());
+    env.redis(&["SET", &format!("story:{STORY_1}"), "{}"]);
+    let report = env
+        .run(&[
+            "seed",
+            "--json",
+            "--database-url",
+            pg.as_str(),
+            "--redis-url",
+            rediss.as_str(),
+            "--redis-ca-cert",
+            &ca,
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(report["cache"]["removed"], 1);
+    assert_eq!(env.count("SELECT count(*) FROM scenes"), 45);
+    // Without the CA the Redis server's self-signed certificate is rejected.
+    env.run(&[
+        "seed",
+        "--redis-url",
+        rediss.as_str(),
+        "--connect-attempts",
+        "1",
+    ])
+    .expect(4);
+}
