@@ -125,7 +125,7 @@ pub enum Command {
     ///
     /// Exit 0 when exact, 1 when anything differs (missing or drifted rows, extra rows
     /// hanging off fixture rows, wrong counters, stale cache entries).
-    Verify(CacheArgs),
+    Verify(VerifyArgs),
     /// Remove the fixture and every row that depends on it, and nothing else.
     ///
     /// Dependent rows are found from the database's foreign keys at run time.
@@ -173,6 +173,20 @@ pub struct SeedArgs {
     /// (a post a test created on a fixture story), yielding exactly the fixture.
     #[arg(long)]
     pub prune: bool,
+    /// Also write N load-test stories of the fixture's shape, streamed with COPY
+    /// [default: `[scale] stories` of the seed file].
+    #[arg(long, value_name = "N")]
+    pub scale: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    /// Check N load-test stories too (counts and a content checksum)
+    /// [default: `[scale] stories` of the seed file].
+    #[arg(long, value_name = "N")]
+    pub scale: Option<u32>,
 }
 
 #[derive(Debug, Args)]

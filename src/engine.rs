@@ -14,7 +14,7 @@ use crate::db::{Db, Limits};
 use crate::error::{ExitCode, Failure, Result};
 use crate::fixture::{self, Account, Fixture, Tag};
 use crate::report::Report;
-use crate::seedfile::{CounterSpec, SeedFile};
+use crate::seedfile::SeedFile;
 use crate::settings::Targets;
 use crate::sql;
 use crate::state::{self, State};
@@ -36,7 +36,7 @@ pub struct Target {
     pub db: Db,
     pub catalog: Catalog,
     pub fixture: Fixture,
-    pub counters: Vec<CounterSpec>,
+    pub file: SeedFile,
     pub notes: Vec<String>,
 }
 
@@ -62,8 +62,9 @@ pub async fn open(
     targets: &Targets,
     file: SeedFile,
     adoption: Adoption,
+    scale: u32,
 ) -> Result<Target> {
-    let (mut target, fit) = inspect(g, targets, file, adoption).await?;
+    let (mut target, fit) = inspect(g, targets, file, adoption, scale).await?;
     if let Some(failure) = fit.failure() {
         return Err(failure);
     }
@@ -78,6 +79,7 @@ pub async fn inspect(
     targets: &Targets,
     file: SeedFile,
     adoption: Adoption,
+    scale: u32,
 ) -> Result<(Target, Fit)> {
     let mut db = Db::connect(
         &targets.database,
@@ -114,13 +116,13 @@ pub async fn inspect(
     };
     let mut notes = Vec::new();
     let accounts = resolve_accounts(&file, &users, adoption, &mut notes)?;
-    let mut fixture = fixture::build(&file, &accounts);
+    let mut fixture = fixture::build(&file, &accounts, scale);
     let fit = compat::fit(&mut fixture, &catalog);
     let target = Target {
         db,
         catalog,
         fixture,
-        counters: file.counter.clone(),
+        file,
         notes,
     };
     Ok((target, fit))
@@ -196,7 +198,7 @@ impl Target {
             "SET LOCAL statement_timeout = {}",
             g.statement_timeout.as_millis()
         );
-        let query = state::query(&self.fixture, &self.counters);
+        let query = state::query(&self.fixture, &self.file.counter);
         let sql = if write {
             format!(
                 "BEGIN; SET LOCAL lock_timeout = {}; {statement}; {LOCK}; {query}",
@@ -208,6 +210,15 @@ impl Target {
         let count = if write { 5 } else { 3 };
         let value = self.db.json(sql, count).await?;
         Ok(state::parse(&self.fixture, value))
+    }
+
+    /// Runs `statements` (in the open transaction) in one round trip.
+    pub async fn execute(&mut self, statements: Vec<String>) -> Result<Vec<(String, i64)>> {
+        if statements.is_empty() {
+            return Ok(Vec::new());
+        }
+        let n = statements.len() as u64;
+        self.db.counts(statements.join(";\n"), n).await
     }
 
     /// Runs `statements` and commits, all in one round trip.

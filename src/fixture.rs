@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::clock;
 use crate::ids;
-use crate::seedfile::SeedFile;
+use crate::seedfile::{AccountSpec, CommunitySpec, SeedFile};
 use crate::text::Text;
 
 /// One row as column → value, in the JSON form PostgreSQL reads and writes.
@@ -163,11 +163,51 @@ pub struct Fixture {
     pub base: NaiveDateTime,
     /// Enum type → logical label → database label.
     pub labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// Load-test stories streamed by `scale` besides these rows.
+    pub scale: u32,
 }
 
 impl Fixture {
     pub fn table(&self, name: &str) -> Option<&TableRows> {
         self.tables.iter().find(|t| t.table == name)
+    }
+
+    /// Adds the load-test account as a users row, so the walk from fixture
+    /// rows reaches every scale row through it (teardown).
+    pub fn add_scale_account(&mut self, id: &str) {
+        if id.is_empty() {
+            return;
+        }
+        if let Some(users) = self.tables.iter_mut().find(|t| t.table == "users")
+            && !users
+                .rows
+                .iter()
+                .any(|r| r.values.get("id") == Some(&Value::from(id)))
+        {
+            users.push(json!({ "id": id }), vec![(Kind::User, id.to_string())]);
+        }
+    }
+
+    /// The fixture without the load-test account, whose dependants are
+    /// load-test data rather than extras: the roots for finding extras.
+    pub fn canonical(&self, scale_account: &str) -> Fixture {
+        let mut canonical = self.clone();
+        for t in canonical.tables.iter_mut().filter(|t| t.table == "users") {
+            t.rows
+                .retain(|r| r.values.get("id") != Some(&Value::from(scale_account)));
+        }
+        canonical
+    }
+
+    /// A fixture holding only the load-test account, whose dependants are all
+    /// the scale rows.
+    pub fn scale_root(&self, id: &str) -> Fixture {
+        let mut users = TableRows::new("users", &["id"], &["id"]);
+        users.push(json!({ "id": id }), vec![(Kind::User, id.to_string())]);
+        Fixture {
+            tables: vec![users],
+            ..self.clone()
+        }
     }
 
     pub fn row_count(&self) -> usize {
@@ -193,27 +233,106 @@ pub fn created_accounts(file: &SeedFile) -> Accounts {
         .collect()
 }
 
-/// Builds the canonical fixture. `accounts` must hold every account of the file.
-pub fn build(file: &SeedFile, accounts: &Accounts) -> Fixture {
-    Builder {
-        file,
-        accounts,
-        base: clock::parse_base(file.fixture.base_time.get_ref())
-            .expect("validated when the seed file was loaded"),
-    }
-    .build()
+/// Builds the canonical fixture. `accounts` must hold every account of the
+/// file; `scale` is the number of load-test stories (only their account is
+/// part of these rows: the stories themselves are streamed by `scale`).
+pub fn build(file: &SeedFile, accounts: &Accounts, scale: u32) -> Fixture {
+    Builder::new(file, accounts, scale).build()
 }
+
+/// The rows of load-test story `n` (1-based), with `[[entity]]` rows and
+/// `[tables]` adjustments applied; the users table stays empty.
+pub fn scale_story(file: &SeedFile, accounts: &Accounts, n: u32) -> Fixture {
+    // Everything in a load-test story is by the load-test account, so no
+    // scale row hangs off the canonical accounts (verify and prune ignore them).
+    let mut accounts = accounts.clone();
+    accounts.insert(
+        SCALE_ACCOUNT.into(),
+        Account {
+            id: file.scale.account_id(),
+            adopted: false,
+        },
+    );
+    let only = |list: &Vec<toml::Spanned<String>>| -> Vec<toml::Spanned<String>> {
+        if list.is_empty() {
+            vec![]
+        } else {
+            vec![toml::Spanned::new(0..0, SCALE_ACCOUNT.to_string())]
+        }
+    };
+    let c = &file.community;
+    let community = CommunitySpec {
+        posts: c.posts,
+        post_authors: only(&c.post_authors),
+        replies_per_post: c.replies_per_post,
+        reply_authors: only(&c.reply_authors),
+        nested_replies: c.nested_replies,
+        post_likes_by: only(&c.post_likes_by),
+        story_likes_by: only(&c.story_likes_by),
+    };
+    let mut builder = Builder::new(file, &accounts, 0);
+    builder.community = &community;
+    let mut tables = empty_tables();
+    let d = &file.stories;
+    builder.story(
+        &StoryInput {
+            index: file.story.len() + n as usize,
+            id: ids::derive(&["scale-story", &n.to_string()]),
+            title: file.scale.title.replace("{n}", &format!("{n:06}")),
+            status: "published",
+            owner: file.scale.account_id(),
+            genre: &d.genre,
+            tone: d.tone.as_ref(),
+        },
+        &mut tables,
+    );
+    builder.finish(tables)
+}
+
+/// The eight tables the fixture generates, empty, in insertion order.
+fn empty_tables() -> Vec<TableRows> {
+    vec![
+        TableRows::new("users", &["id"], &["id", "email"]),
+        TableRows::new("stories", &["id"], &["id", "title", "author_id"]),
+        TableRows::new("chapters", &["id"], &["id", "story_id", "order_index"]),
+        TableRows::new("scenes", &["id"], &["id", "chapter_id", "order_index"]),
+        TableRows::new("community_posts", &["id"], &["id", "story_id", "author_id"]),
+        TableRows::new(
+            "community_replies",
+            &["id"],
+            &["id", "post_id", "author_id"],
+        ),
+        TableRows::new("post_likes", &["post_id", "user_id"], &[]),
+        TableRows::new("story_likes", &["user_id", "story_id"], &[]),
+    ]
+}
+
+/// One story to generate, from a `[[story]]` table or from scale mode.
+struct StoryInput<'a> {
+    index: usize,
+    id: String,
+    title: String,
+    status: &'a str,
+    owner: String,
+    genre: &'a String,
+    tone: Option<&'a String>,
+}
+
+/// The key load-test rows use for their account.
+const SCALE_ACCOUNT: &str = "\0scale";
 
 struct Builder<'a> {
     file: &'a SeedFile,
+    community: &'a CommunitySpec,
     accounts: &'a Accounts,
     base: NaiveDateTime,
+    scale: u32,
 }
 
 /// Minutes after the base time at which each story's rows begin.
 const STORY_SPACING: i64 = 24 * 60;
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
     fn id_of(&self, account: &str) -> &str {
         &self.accounts[account].id
     }
@@ -227,65 +346,46 @@ impl Builder<'_> {
     }
 
     fn build(&self) -> Fixture {
-        let mut users = TableRows::new("users", &["id"], &["id", "email"]);
-        let mut stories = TableRows::new("stories", &["id"], &["id", "title", "author_id"]);
-        let mut chapters = TableRows::new("chapters", &["id"], &["id", "story_id", "order_index"]);
-        let mut scenes = TableRows::new("scenes", &["id"], &["id", "chapter_id", "order_index"]);
-        let mut posts =
-            TableRows::new("community_posts", &["id"], &["id", "story_id", "author_id"]);
-        let mut replies = TableRows::new(
-            "community_replies",
-            &["id"],
-            &["id", "post_id", "author_id"],
-        );
-        let mut post_likes = TableRows::new("post_likes", &["post_id", "user_id"], &[]);
-        let mut story_likes = TableRows::new("story_likes", &["user_id", "story_id"], &[]);
-
-        self.users(&mut users);
+        let mut tables = empty_tables();
+        self.users(&mut tables[0]);
         for (i, story) in self.file.story.iter().enumerate() {
             let story = story.get_ref();
-            let owner_key = story.owner.as_ref().unwrap_or(&self.file.stories.owner);
-            let owner = self.id_of(owner_key.get_ref()).to_string();
-            let start = (i as i64 + 1) * STORY_SPACING;
-            let published = story.status.get_ref() == "published";
-            let sid = story.id.get_ref().as_str();
-            let story_tags = vec![(Kind::Story, sid.to_string()), (Kind::User, owner.clone())];
-            let mut summary = self.text(sid, "summary");
-            stories.push(
-                json!({
-                    "id": sid,
-                    "title": story.title,
-                    "genre": story.genre.as_ref().unwrap_or(&self.file.stories.genre),
-                    "status": story.status.get_ref(),
-                    "author_id": owner,
-                    "summary": summary.sentence(12, 24),
-                    "tone": story.tone.as_ref().or(self.file.stories.tone.as_ref()),
-                    "created_at": self.at(start),
-                    "updated_at": self.at(start),
-                }),
-                story_tags.clone(),
+            let owner = story.owner.as_ref().unwrap_or(&self.file.stories.owner);
+            self.story(
+                &StoryInput {
+                    index: i,
+                    id: story.id.get_ref().clone(),
+                    title: story.title.clone(),
+                    status: story.status.get_ref(),
+                    owner: self.id_of(owner.get_ref()).to_string(),
+                    genre: story.genre.as_ref().unwrap_or(&self.file.stories.genre),
+                    tone: story.tone.as_ref().or(self.file.stories.tone.as_ref()),
+                },
+                &mut tables,
             );
-            self.chapters(sid, &owner, start, &story_tags, &mut chapters, &mut scenes);
-            if published {
-                self.community(
-                    sid,
-                    start,
-                    &story_tags,
-                    [&mut posts, &mut replies, &mut post_likes, &mut story_likes],
-                );
-            }
         }
+        if self.scale > 0
+            && let Some(account) = &self.file.scale.account
+        {
+            let id = self.file.scale.account_id();
+            tables[0].push(self.user_row(account, &id), vec![(Kind::User, id.clone())]);
+        }
+        self.finish(tables)
+    }
 
-        let mut tables = vec![
-            users,
-            stories,
-            chapters,
-            scenes,
-            posts,
-            replies,
-            post_likes,
-            story_likes,
-        ];
+    fn new(file: &'a SeedFile, accounts: &'a Accounts, scale: u32) -> Self {
+        Builder {
+            file,
+            community: &file.community,
+            accounts,
+            base: clock::parse_base(file.fixture.base_time.get_ref())
+                .expect("validated when the seed file was loaded"),
+            scale,
+        }
+    }
+
+    /// Entities and `[tables]` adjustments, then the fixture itself.
+    fn finish(&self, mut tables: Vec<TableRows>) -> Fixture {
         self.entities(&mut tables);
         for t in &mut tables {
             if let Some(spec) = self.file.tables.get(&t.table) {
@@ -298,6 +398,7 @@ impl Builder<'_> {
             seed: self.file.fixture.seed,
             base: self.base,
             labels: self.file.labels.clone(),
+            scale: self.scale,
         }
     }
 
@@ -379,27 +480,75 @@ impl Builder<'_> {
         }
     }
 
+    /// Rows of one story, its chapters, scenes and (when published) community.
+    fn story(&self, story: &StoryInput, tables: &mut [TableRows]) {
+        let start = (story.index as i64 + 1) * STORY_SPACING;
+        let sid = story.id.as_str();
+        let owner = story.owner.clone();
+        let story_tags = vec![(Kind::Story, sid.to_string()), (Kind::User, owner.clone())];
+        let mut summary = self.text(sid, "summary");
+        tables[1].push(
+            json!({
+                "id": sid,
+                "title": story.title,
+                "genre": story.genre,
+                "status": story.status,
+                "author_id": owner,
+                "summary": summary.sentence(12, 24),
+                "tone": story.tone,
+                "created_at": self.at(start),
+                "updated_at": self.at(start),
+            }),
+            story_tags.clone(),
+        );
+        let [
+            _,
+            _,
+            chapters,
+            scenes,
+            posts,
+            replies,
+            post_likes,
+            story_likes,
+        ] = tables
+        else {
+            unreachable!("empty_tables makes the eight generated tables")
+        };
+        self.chapters(sid, &owner, start, &story_tags, chapters, scenes);
+        if story.status == "published" {
+            self.community(
+                sid,
+                start,
+                &story_tags,
+                [posts, replies, post_likes, story_likes],
+            );
+        }
+    }
+
     fn users(&self, users: &mut TableRows) {
         for (key, spec) in &self.file.accounts {
-            let spec = spec.get_ref();
             if self.accounts[key].adopted {
                 continue;
             }
             let id = self.id_of(key);
             users.push(
-                json!({
-                    "id": id,
-                    "email": spec.email,
-                    "username": spec.username.as_ref().map(|u| u.get_ref()),
-                    "name": spec.name,
-                    "role": spec.role.as_ref().map(|r| r.get_ref()),
-                    "email_verified": self.at(0),
-                    "created_at": self.at(0),
-                    "updated_at": self.at(0),
-                }),
+                self.user_row(spec.get_ref(), id),
                 vec![(Kind::User, id.to_string())],
             );
         }
+    }
+
+    fn user_row(&self, spec: &AccountSpec, id: &str) -> Value {
+        json!({
+            "id": id,
+            "email": spec.email,
+            "username": spec.username.as_ref().map(|u| u.get_ref()),
+            "name": spec.name,
+            "role": spec.role.as_ref().map(|r| r.get_ref()),
+            "email_verified": self.at(0),
+            "created_at": self.at(0),
+            "updated_at": self.at(0),
+        })
     }
 
     fn chapters(
@@ -462,7 +611,7 @@ impl Builder<'_> {
     /// Posts, replies (with one nested answer per post) and likes on a published story.
     fn community(&self, sid: &str, start: i64, tags: &[Tag], tables: [&mut TableRows; 4]) {
         let [posts, replies, post_likes, story_likes] = tables;
-        let c = &self.file.community;
+        let c = self.community;
         let first_post = start + 7 * 60 * 24;
         let nested = c.nested_replies && c.replies_per_post > 0;
         for p in 1..=c.posts {

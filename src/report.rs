@@ -17,6 +17,9 @@ pub struct Report {
     pub cache: Option<CacheLine>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub findings: Option<Vec<Finding>>,
+    /// Load-test data (seed --scale).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<ScaleLine>,
     /// What `doctor` found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub doctor: Option<crate::commands::doctor::Diagnosis>,
@@ -25,6 +28,16 @@ pub struct Report {
     pub round_trips: u64,
     pub redis_commands: u64,
     pub elapsed_ms: u128,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ScaleLine {
+    pub stories: u64,
+    pub rows: std::collections::BTreeMap<String, u64>,
+    /// Bytes of COPY data generated.
+    pub bytes: u64,
+    /// Whether the data was (or, on a dry run, would be) rewritten.
+    pub written: bool,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -123,6 +136,19 @@ impl Report {
         }
         if let Some(cache) = &self.cache {
             out.extend(cache.human(self.dry_run, self.findings.is_some()));
+        }
+        if let Some(sc) = &self.scale {
+            let rows: u64 = sc.rows.values().sum();
+            let verb = match (sc.written, self.dry_run) {
+                (false, _) => "already exact",
+                (true, true) => "would be rewritten with COPY",
+                (true, false) => "rewritten with COPY",
+            };
+            out.push(format!(
+                "scale: {} load-test stories, {rows} rows, {:.1} MB: {verb}",
+                sc.stories,
+                sc.bytes as f64 / 1e6
+            ));
         }
         if let Some(d) = &self.doctor {
             out.extend(d.human());

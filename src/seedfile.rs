@@ -33,6 +33,46 @@ pub struct SeedFile {
     /// Extra rows per story that fixture rows must point at (parts, characters, ...).
     #[serde(default)]
     pub entity: Vec<Spanned<EntitySpec>>,
+    #[serde(default)]
+    pub scale: ScaleSpec,
+}
+
+/// Load-test data: stories of the fixture's shape, owned by their own account
+/// so they never hang off the canonical fixture.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleSpec {
+    /// How many stories (`seed --scale N` overrides it).
+    #[serde(default)]
+    pub stories: u32,
+    /// Title template; `{n}` is the story's number. Never "Cache Test Story".
+    #[serde(default = "scale_title")]
+    pub title: String,
+    pub account: Option<AccountSpec>,
+}
+
+impl Default for ScaleSpec {
+    fn default() -> Self {
+        ScaleSpec {
+            stories: 0,
+            title: scale_title(),
+            account: None,
+        }
+    }
+}
+
+impl ScaleSpec {
+    pub fn account_id(&self) -> String {
+        self.account
+            .as_ref()
+            .and_then(|a| a.id.as_ref())
+            .map(|id| id.get_ref().clone())
+            .unwrap_or_default()
+    }
+}
+
+fn scale_title() -> String {
+    "Load Test Story {n}".into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -219,7 +259,40 @@ impl Validator<'_> {
         self.check_accounts(file, &mut seen_ids)?;
         self.check_stories(file, &mut seen_ids)?;
         self.check_community(file)?;
-        self.check_extensions(file)
+        self.check_extensions(file)?;
+        self.check_scale(file, &mut seen_ids)
+    }
+
+    fn check_scale(&self, file: &SeedFile, seen_ids: &mut BTreeMap<String, String>) -> Result<()> {
+        let scale = &file.scale;
+        if scale.title.starts_with("Cache Test Story") || !scale.title.contains("{n}") {
+            return Err(Failure::usage(format!(
+                "{}: field `scale.title`: `{}` must contain {{n}} and must not start with \"Cache Test Story\" (the app's cache test page lists every such story)",
+                self.origin, scale.title
+            )));
+        }
+        match &scale.account {
+            Some(account) => {
+                let id = account.id.as_ref().ok_or_else(|| {
+                    Failure::usage(format!(
+                        "{}: field `scale.account.id`: the load-test account needs an id",
+                        self.origin
+                    ))
+                })?;
+                if account.adopt_email.is_some()
+                    || account.email.is_none()
+                    || account.username.is_none()
+                {
+                    return Err(self.fail(id.span(), "scale.account", "the load-test account is created by the fixture: give it id, email, username, name and role".into()));
+                }
+                self.check_id(id, "scale.account.id", seen_ids)
+            }
+            None if scale.stories > 0 => Err(Failure::usage(format!(
+                "{}: field `scale.account`: load-test stories need their own account; add a [scale.account] table",
+                self.origin
+            ))),
+            None => Ok(()),
+        }
     }
 
     fn check_extensions(&self, file: &SeedFile) -> Result<()> {

@@ -33,7 +33,7 @@ pub async fn run(g: &Global) -> Result<Outcome> {
     let started = Instant::now();
     let file = seedfile::load(&g.seed_file)?;
     let targets = Targets::resolve(g, true)?;
-    let (target, fit) = engine::inspect(g, &targets, file, Adoption::Strict).await?;
+    let (target, fit) = engine::inspect(g, &targets, file, Adoption::Strict, 0).await?;
     let fixture_tables: BTreeSet<String> = target
         .fixture
         .tables

@@ -21,7 +21,7 @@ pub async fn run(g: &Global, args: &DryRun) -> Result<Outcome> {
     }
     let mut cache = engine::connect_cache(g, &targets).await?;
     // The database is read only to learn adopted accounts' ids.
-    let target = engine::open(g, &targets, file, Adoption::Lenient).await?;
+    let target = engine::open(g, &targets, file, Adoption::Lenient, 0).await?;
     let mut report = Report {
         command: "invalidate",
         dry_run: args.dry_run,

@@ -24,8 +24,11 @@ pub async fn run(g: &Global, args: &WriteArgs) -> Result<Outcome> {
         targets.guard(g, true)?;
     }
     let mut cache = engine::connect_cache(g, &targets).await?;
-    let mut target = engine::open(g, &targets, file, Adoption::Lenient).await?;
+    let mut target = engine::open(g, &targets, file, Adoption::Lenient, 0).await?;
 
+    // Load-test stories hang off their own account: walking from it removes them too.
+    let account = target.file.scale.account_id();
+    target.fixture.add_scale_account(&account);
     let state = target.begin(g, !dry_run).await?;
     let doomed = closure::walk(
         &mut target.db,

@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use crate::cache::{CachedKey, Families};
-use crate::cli::{CacheArgs, Global};
+use crate::cli::{Global, VerifyArgs};
 use crate::clock;
 use crate::closure::{self, Mode};
 use crate::engine::{self, Adoption};
@@ -22,18 +22,39 @@ use crate::state::State;
 
 use super::Outcome;
 
-pub async fn run(g: &Global, args: &CacheArgs) -> Result<Outcome> {
+pub async fn run(g: &Global, args: &VerifyArgs) -> Result<Outcome> {
     let started = Instant::now();
     let file = seedfile::load(&g.seed_file)?;
-    let targets = Targets::resolve(g, args.no_cache)?;
+    let scale = args.scale.unwrap_or(file.scale.stories);
+    let targets = Targets::resolve(g, args.cache.no_cache)?;
     let mut cache = engine::connect_cache(g, &targets).await?;
-    let mut target = engine::open(g, &targets, file, Adoption::Lenient).await?;
+    let mut target = engine::open(g, &targets, file, Adoption::Lenient, scale).await?;
 
+    let spool = if scale > 0 {
+        let bar = crate::progress::bar(g, "generate");
+        let spool = crate::scale::generate(
+            &target.file,
+            &target.fixture.accounts,
+            &target.catalog,
+            scale,
+            &bar,
+        )?;
+        bar.finish_and_clear();
+        Some(spool)
+    } else {
+        None
+    };
     let state = target.begin(g, false).await?;
+    let held = match &spool {
+        Some(_) => {
+            Some(crate::scale::read_state(&mut target.db, &target.file.scale.account_id()).await?)
+        }
+        None => None,
+    };
     let doomed = closure::walk(
         &mut target.db,
         &target.catalog,
-        &target.fixture,
+        &target.fixture.canonical(&target.file.scale.account_id()),
         Mode::Extras,
     )
     .await?;
@@ -41,6 +62,9 @@ pub async fn run(g: &Global, args: &CacheArgs) -> Result<Outcome> {
     let plan = plan::diff(&target.fixture, &state, doomed, false);
     let mut findings = rows(&plan, &target.fixture);
     findings.extend(counters(&state));
+    if let (Some(spool), Some(held)) = (&spool, &held) {
+        findings.extend(scale_findings(&spool.expected, held));
+    }
 
     let mut report = Report {
         command: "verify",
@@ -202,6 +226,36 @@ fn collect_objects<'a>(value: &'a Value, out: &mut Vec<&'a serde_json::Map<Strin
         Value::Array(a) => a.iter().for_each(|v| collect_objects(v, out)),
         _ => {}
     }
+}
+
+/// Load-test data: row counts per table and the scenes' content checksum.
+fn scale_findings(expected: &crate::scale::Summary, held: &crate::scale::Summary) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let tables: std::collections::BTreeSet<&String> =
+        expected.rows.keys().chain(held.rows.keys()).collect();
+    for table in tables {
+        let (e, a) = (
+            expected.rows.get(table).copied().unwrap_or(0),
+            held.rows.get(table).copied().unwrap_or(0),
+        );
+        if e != a {
+            out.push(Finding {
+                column: Some("rows".into()),
+                expected: Some(Value::from(e)),
+                actual: Some(Value::from(a)),
+                ..finding("scale", table, "load-test data".into())
+            });
+        }
+    }
+    if out.is_empty() && expected.checksum != held.checksum {
+        out.push(Finding {
+            column: Some("content checksum".into()),
+            expected: Some(Value::from(expected.checksum.clone())),
+            actual: Some(Value::from(held.checksum.clone())),
+            ..finding("scale", "scenes", "load-test data".into())
+        });
+    }
+    out
 }
 
 fn finding(kind: &'static str, table: &str, id: String) -> Finding {

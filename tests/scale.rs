@@ -1,0 +1,101 @@
+//! Scale mode against real servers: load-test stories streamed with COPY,
+//! checked by counts and a content checksum, exact on re-seed, invisible to
+//! the canonical fixture's checks, and removed by teardown.
+
+mod common;
+
+use common::*;
+
+const LOAD: &str = "fxLoadTestAccount0001";
+
+fn scale_rows(env: &TestEnv, table: &str) -> i64 {
+    let filter = match table {
+        "stories" => format!("author_id = '{LOAD}'"),
+        "chapters" => format!("story_id IN (SELECT id FROM stories WHERE author_id = '{LOAD}')"),
+        _ => format!(
+            "chapter_id IN (SELECT c.id FROM chapters c JOIN stories s ON s.id = c.story_id WHERE s.author_id = '{LOAD}')"
+        ),
+    };
+    env.count(&format!("SELECT count(*) FROM {table} WHERE {filter}"))
+}
+
+#[test]
+fn scale_data_is_streamed_checked_and_removed() {
+    let env = TestEnv::new();
+    env.add_foreign_rows();
+    let foreign = env.checksums();
+    let first = env
+        .run(&["seed", "--scale", "6", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(first["scale"]["written"], true);
+    assert_eq!(scale_rows(&env, "stories"), 6);
+    assert_eq!(scale_rows(&env, "chapters"), 30);
+    assert_eq!(scale_rows(&env, "scenes"), 90);
+    assert_eq!(
+        env.count(&format!(
+            "SELECT count(*) FROM community_posts WHERE author_id = '{LOAD}'"
+        )),
+        18
+    );
+    // Off the cache test page, and the canonical stories are untouched by it.
+    assert_eq!(
+        env.count("SELECT count(*) FROM stories WHERE title LIKE 'Cache Test Story%'"),
+        3
+    );
+    assert_eq!(
+        env.sql(&format!(
+            "SELECT min(title) FROM stories WHERE author_id = '{LOAD}'"
+        )),
+        "Load Test Story 000001"
+    );
+    assert!(env.count(&format!("SELECT min(length(content)) FROM scenes s JOIN chapters c ON c.id = s.chapter_id JOIN stories t ON t.id = c.story_id WHERE t.author_id = '{LOAD}'")) > 1000);
+
+    let again = env
+        .run(&["seed", "--scale", "6", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(
+        again["scale"]["written"], false,
+        "exact scale data is not rewritten"
+    );
+    env.run(&["verify", "--scale", "6", "--quiet"]).expect(0);
+    // The canonical checks do not see load-test data as extras, nor does prune.
+    env.run(&["verify", "--quiet"]).expect(0);
+    env.run(&["seed", "--prune", "--quiet"]).expect(0);
+    assert_eq!(scale_rows(&env, "scenes"), 90);
+
+    // Content drift is caught by the checksum and repaired by a re-seed.
+    env.sql(&format!(
+        "UPDATE scenes SET content = 'tampered' WHERE id = (SELECT s.id FROM scenes s JOIN chapters c ON c.id = s.chapter_id JOIN stories t ON t.id = c.story_id WHERE t.author_id = '{LOAD}' ORDER BY s.id LIMIT 1)"
+    ));
+    let report = env
+        .run(&["verify", "--scale", "6", "--json"])
+        .expect(1)
+        .json();
+    assert_eq!(report["findings"][0]["kind"], "scale");
+    assert_eq!(report["findings"][0]["column"], "content checksum");
+    env.run(&["seed", "--scale", "6", "--quiet"]).expect(0);
+    env.run(&["verify", "--scale", "6", "--quiet"]).expect(0);
+    assert_eq!(
+        env.count("SELECT count(*) FROM scenes WHERE content = 'tampered'"),
+        0
+    );
+
+    env.run(&["teardown", "--quiet"]).expect(0);
+    assert_eq!(
+        env.count(&format!("SELECT count(*) FROM users WHERE id = '{LOAD}'")),
+        0
+    );
+    assert_eq!(env.checksums(), foreign);
+}
+
+#[test]
+fn statements_do_not_grow_with_scale() {
+    let (a, b) = (TestEnv::new(), TestEnv::new());
+    let small = a.run(&["seed", "--scale", "2", "--json"]).expect(0).json();
+    let large = b.run(&["seed", "--scale", "12", "--json"]).expect(0).json();
+    assert_eq!(scale_rows(&b, "scenes"), 12 * 15);
+    assert_eq!(small["statements"], large["statements"]);
+    assert_eq!(small["round_trips"], large["round_trips"]);
+}
