@@ -137,6 +137,13 @@ pub enum Command {
     /// missing or incompatible, and the dependent tables `teardown` would clear.
     /// Exit 0 when `seed` would succeed, 5 otherwise.
     Doctor,
+    /// Mint signed-in sessions for the fixture's accounts and write Playwright
+    /// storage-state files (needs AUTH_SECRET or NEXTAUTH_SECRET).
+    ///
+    /// Each file holds the Auth.js session cookie, plus the flat fields and the
+    /// `profiles` map that the app's other scripts read. Files are written
+    /// atomically with mode 0600.
+    Auth(AuthArgs),
     /// Create the local copy of the app's tables (never used against the app's database).
     Migrate(MigrateArgs),
     /// Drop only the app's cache keys for the fixture (after a Redis failure, say).
@@ -177,6 +184,11 @@ pub struct SeedArgs {
     /// [default: `[scale] stories` of the seed file].
     #[arg(long, value_name = "N")]
     pub scale: Option<u32>,
+    /// After seeding, write Playwright storage states here (as `auth` does).
+    #[arg(long, value_name = "DIR")]
+    pub auth_out: Option<PathBuf>,
+    #[command(flatten)]
+    pub auth: AuthOptions,
 }
 
 #[derive(Debug, Args)]
@@ -187,6 +199,30 @@ pub struct VerifyArgs {
     /// [default: `[scale] stories` of the seed file].
     #[arg(long, value_name = "N")]
     pub scale: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuthOptions {
+    /// The app's address, for the cookie's domain, name and `secure` flag
+    /// [default: `[auth] base_url` of the seed file].
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// How long minted sessions live [default: `[auth] lifetime`, 30d].
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub lifetime: Option<Duration>,
+    /// Also print passwords, API keys and cookies in the report (they are
+    /// always in the files).
+    #[arg(long)]
+    pub show_secrets: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    /// Directory for the storage-state files.
+    #[arg(long, value_name = "DIR", default_value = ".auth")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub options: AuthOptions,
 }
 
 #[derive(Debug, Args)]

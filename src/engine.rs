@@ -10,6 +10,7 @@ use crate::cache::{Cache, Families};
 use crate::catalog::Catalog;
 use crate::cli::Global;
 use crate::compat::{self, Fit};
+use crate::credentials::Credentials;
 use crate::db::{Db, Limits};
 use crate::error::{ExitCode, Failure, Result};
 use crate::fixture::{self, Account, Fixture, Tag};
@@ -116,7 +117,9 @@ pub async fn inspect(
     };
     let mut notes = Vec::new();
     let accounts = resolve_accounts(&file, &users, adoption, &mut notes)?;
-    let mut fixture = fixture::build(&file, &accounts, scale);
+    let credentials = Credentials::from_env(&file);
+    notes.extend(credentials.notes.iter().cloned());
+    let mut fixture = fixture::build(&file, &accounts, scale, &credentials);
     let fit = compat::fit(&mut fixture, &catalog);
     let target = Target {
         db,
@@ -239,7 +242,7 @@ impl Target {
             Failure::new(
                 ExitCode::Connect,
                 format!(
-                    "the connection to PostgreSQL at {shown} was lost while committing, so the changes may or may not be committed; run `fictures-seed verify` to see which (running the command again is safe either way)"
+                    "the connection to PostgreSQL at {shown} was lost while committing, so the changes may or may not be committed; run `fictures-seed verify` to see which and `fictures-seed invalidate` to clear the fixture's cache keys (running the command again is safe either way)"
                 ),
             )
         })

@@ -16,6 +16,7 @@ pub enum ExitCode {
     LockTimeout = 6,
     CacheAfterCommit = 7,
     Database = 8,
+    Io = 9,
 }
 
 impl ExitCode {
@@ -35,6 +36,7 @@ impl ExitCode {
             ExitCode::LockTimeout => "lock_timeout",
             ExitCode::CacheAfterCommit => "cache_after_commit",
             ExitCode::Database => "database",
+            ExitCode::Io => "io",
         }
     }
 }

@@ -8,6 +8,7 @@ use chrono::NaiveDateTime;
 use serde_json::{Map, Value, json};
 
 use crate::clock;
+use crate::credentials::Credentials;
 use crate::ids;
 use crate::seedfile::{AccountSpec, CommunitySpec, SeedFile};
 use crate::text::Text;
@@ -52,6 +53,8 @@ pub struct FixtureRow {
     pub values: Row,
     /// The entities whose cached data shows this row (itself and its ancestors).
     pub tags: Vec<Tag>,
+    /// Column → plaintext password: any stored hash that verifies is exact.
+    pub passwords: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -81,7 +84,11 @@ impl TableRows {
         let Value::Object(values) = values else {
             unreachable!("fixture rows are built as JSON objects")
         };
-        self.rows.push(FixtureRow { values, tags });
+        self.rows.push(FixtureRow {
+            values,
+            tags,
+            passwords: BTreeMap::new(),
+        });
     }
 
     /// The columns the fixture writes, in first-seen order.
@@ -236,8 +243,15 @@ pub fn created_accounts(file: &SeedFile) -> Accounts {
 /// Builds the canonical fixture. `accounts` must hold every account of the
 /// file; `scale` is the number of load-test stories (only their account is
 /// part of these rows: the stories themselves are streamed by `scale`).
-pub fn build(file: &SeedFile, accounts: &Accounts, scale: u32) -> Fixture {
-    Builder::new(file, accounts, scale).build()
+pub fn build(
+    file: &SeedFile,
+    accounts: &Accounts,
+    scale: u32,
+    credentials: &Credentials,
+) -> Fixture {
+    let mut builder = Builder::new(file, accounts, scale);
+    builder.credentials = credentials;
+    builder.build()
 }
 
 /// The rows of load-test story `n` (1-based), with `[[entity]]` rows and
@@ -318,11 +332,19 @@ struct StoryInput<'a> {
     tone: Option<&'a String>,
 }
 
+/// Load-test accounts sign in with nothing.
+static NO_CREDENTIALS: Credentials = Credentials {
+    passwords: BTreeMap::new(),
+    key_secret: None,
+    notes: Vec::new(),
+};
+
 /// The key load-test rows use for their account.
 const SCALE_ACCOUNT: &str = "\0scale";
 
 struct Builder<'a> {
     file: &'a SeedFile,
+    credentials: &'a Credentials,
     community: &'a CommunitySpec,
     accounts: &'a Accounts,
     base: NaiveDateTime,
@@ -370,12 +392,14 @@ impl<'a> Builder<'a> {
             let id = self.file.scale.account_id();
             tables[0].push(self.user_row(account, &id), vec![(Kind::User, id.clone())]);
         }
+        tables.extend(self.api_keys());
         self.finish(tables)
     }
 
     fn new(file: &'a SeedFile, accounts: &'a Accounts, scale: u32) -> Self {
         Builder {
             file,
+            credentials: &NO_CREDENTIALS,
             community: &file.community,
             accounts,
             base: clock::parse_base(file.fixture.base_time.get_ref())
@@ -434,7 +458,11 @@ impl<'a> Builder<'a> {
                     if let Some(kind) = Kind::of_table(&spec.table) {
                         tags.push((kind, id.clone()));
                     }
-                    rows.rows.push(FixtureRow { values, tags });
+                    rows.rows.push(FixtureRow {
+                        values,
+                        tags,
+                        passwords: BTreeMap::new(),
+                    });
                     first.entry(sid.clone()).or_insert(id);
                 }
             }
@@ -531,11 +559,51 @@ impl<'a> Builder<'a> {
                 continue;
             }
             let id = self.id_of(key);
-            users.push(
-                self.user_row(spec.get_ref(), id),
-                vec![(Kind::User, id.to_string())],
-            );
+            let mut row = self.user_row(spec.get_ref(), id);
+            let plain = self.credentials.passwords.get(key);
+            if let Some(plain) = plain {
+                let hash = Credentials::password_hash(self.file.fixture.seed, id, plain);
+                row["password"] = Value::String(hash);
+            }
+            users.push(row, vec![(Kind::User, id.to_string())]);
+            if let (Some(plain), Some(last)) = (plain, users.rows.last_mut()) {
+                last.passwords.insert("password".into(), plain.clone());
+            }
         }
+    }
+
+    /// API keys of every account, when the key secret is known.
+    fn api_keys(&self) -> Option<TableRows> {
+        let mut keys = TableRows::new(
+            "api_keys",
+            &["id"],
+            &["id", "user_id", "key_hash", "key_prefix"],
+        );
+        for (key, spec) in &self.file.accounts {
+            let user = self.id_of(key);
+            for k in &spec.get_ref().api_keys {
+                let Some(api) = self.credentials.api_key(user, &k.name) else {
+                    continue;
+                };
+                let scopes: Vec<&String> = k.scopes.iter().map(|s| s.get_ref()).collect();
+                keys.push(
+                    json!({
+                        "id": ids::derive(&["api-key", user, &k.name]),
+                        "user_id": user,
+                        "name": k.name,
+                        "key_hash": api.hash,
+                        "key_prefix": api.prefix,
+                        "scopes": scopes,
+                        "is_active": true,
+                        "expires_at": null,
+                        "created_at": self.at(0),
+                        "updated_at": self.at(0),
+                    }),
+                    vec![(Kind::User, user.to_string())],
+                );
+            }
+        }
+        (!keys.rows.is_empty()).then_some(keys)
     }
 
     fn user_row(&self, spec: &AccountSpec, id: &str) -> Value {

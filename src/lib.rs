@@ -12,6 +12,7 @@ pub mod clock;
 pub mod closure;
 pub mod commands;
 pub mod compat;
+pub mod credentials;
 pub mod db;
 pub mod engine;
 pub mod error;

@@ -55,7 +55,11 @@ fn main() {
             code
         }
         Err(failure) => {
-            let message = redact::redact(&failure.message);
+            // One line, whatever a driver's error text held.
+            let message = redact::redact(&failure.message)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
             eprintln!("error: {message}");
             if g.json {
                 let body = serde_json::json!({
@@ -75,6 +79,7 @@ async fn run(cli: &Cli) -> Result<Outcome> {
         Command::Seed(a) => commands::seed::run(g, a).await,
         Command::Verify(a) => commands::verify::run(g, a).await,
         Command::Teardown(a) => commands::teardown::run(g, a).await,
+        Command::Auth(a) => commands::auth::run(g, a).await,
         Command::Doctor => commands::doctor::run(g).await,
         Command::Migrate(a) => commands::migrate::run(g, a).await,
         Command::Invalidate(a) => commands::invalidate::run(g, a).await,

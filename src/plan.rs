@@ -7,9 +7,10 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::auth::password;
 use crate::catalog::Catalog;
 use crate::closure::{self, Doomed};
-use crate::fixture::{Fixture, Row, TableRows, Tag};
+use crate::fixture::{Fixture, FixtureRow, Row, TableRows, Tag};
 use crate::sql;
 use crate::state::State;
 
@@ -104,7 +105,7 @@ pub fn diff(fixture: &Fixture, state: &State, doomed: Doomed, teardown: bool) ->
                 let key = rows.key_of(&row.values);
                 match read.and_then(|r| r.get(&key)) {
                     Some((desired, Some(actual))) => {
-                        let drifts = drifted(rows, &row.values, desired, actual);
+                        let drifts = drifted(rows, row, desired, actual);
                         if drifts.is_empty() {
                             tp.unchanged += 1;
                         } else {
@@ -131,13 +132,20 @@ pub fn diff(fixture: &Fixture, state: &State, doomed: Doomed, teardown: bool) ->
 }
 
 /// Owned columns of `row` whose stored value differs from the desired one.
-fn drifted(rows: &TableRows, row: &Row, desired: &Row, actual: &Row) -> Vec<Drift> {
-    row.keys()
+/// A password column is exact when its stored hash verifies, whatever salt
+/// made it (the app may have re-hashed it), so re-seeding never churns it.
+fn drifted(rows: &TableRows, row: &FixtureRow, desired: &Row, actual: &Row) -> Vec<Drift> {
+    row.values
+        .keys()
         .filter(|c| !rows.unowned.contains(c))
         .filter_map(|c| {
             let expected = desired.get(c).cloned().unwrap_or(Value::Null);
             let have = actual.get(c).cloned().unwrap_or(Value::Null);
-            (expected != have).then(|| Drift {
+            let same = match (row.passwords.get(c), &have) {
+                (Some(plain), Value::String(stored)) => password::verify(plain, stored),
+                _ => expected == have,
+            };
+            (!same).then(|| Drift {
                 column: c.clone(),
                 expected,
                 actual: have,

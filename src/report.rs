@@ -20,6 +20,9 @@ pub struct Report {
     /// Load-test data (seed --scale).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scale: Option<ScaleLine>,
+    /// Storage-state files written (auth, seed --auth-out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<crate::commands::auth::AuthLine>,
     /// What `doctor` found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub doctor: Option<crate::commands::doctor::Diagnosis>,
@@ -28,6 +31,9 @@ pub struct Report {
     pub round_trips: u64,
     pub redis_commands: u64,
     pub elapsed_ms: u128,
+    /// The user asked for secrets (`--show-secrets`): print them unredacted.
+    #[serde(skip)]
+    pub show_secrets: bool,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -100,11 +106,17 @@ impl Report {
     }
 
     pub fn print(&self, json: bool, quiet: bool) {
-        if json {
-            let text = serde_json::to_string_pretty(self).expect("reports serialize");
-            println!("{}", redact::redact(&text));
+        let text = if json {
+            serde_json::to_string_pretty(self).expect("reports serialize")
         } else if !quiet {
-            println!("{}", redact::redact(&self.human()));
+            self.human()
+        } else {
+            return;
+        };
+        if self.show_secrets {
+            println!("{text}");
+        } else {
+            println!("{}", redact::redact(&text));
         }
     }
 
@@ -149,6 +161,14 @@ impl Report {
                 sc.stories,
                 sc.bytes as f64 / 1e6
             ));
+        }
+        if let Some(a) = &self.auth {
+            for f in &a.files {
+                out.push(format!(
+                    "auth: {} signed in as {} in {}",
+                    f.account, f.user_id, f.file
+                ));
+            }
         }
         if let Some(d) = &self.doctor {
             out.extend(d.human());

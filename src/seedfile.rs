@@ -35,6 +35,8 @@ pub struct SeedFile {
     pub entity: Vec<Spanned<EntitySpec>>,
     #[serde(default)]
     pub scale: ScaleSpec,
+    #[serde(default)]
+    pub auth: AuthSpec,
 }
 
 /// Load-test data: stories of the fixture's shape, owned by their own account
@@ -92,6 +94,59 @@ pub struct AccountSpec {
     pub name: Option<String>,
     pub role: Option<Spanned<String>>,
     pub adopt_email: Option<String>,
+    /// The account's password, literally (prefer `password_env`).
+    pub password: Option<String>,
+    /// The environment variable holding the account's password.
+    pub password_env: Option<String>,
+    /// API keys to create for the account, with their scopes.
+    #[serde(default)]
+    pub api_keys: Vec<ApiKeySpec>,
+    /// File name of the account's Playwright storage state (default `<name>.json`).
+    pub storage_state: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeySpec {
+    pub name: String,
+    pub scopes: Vec<Spanned<String>>,
+}
+
+/// Where secrets come from and how long minted sessions live.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSpec {
+    /// The environment variable whose value API keys are derived from.
+    #[serde(default = "key_secret_env")]
+    pub key_secret_env: String,
+    /// Session lifetime, like `30d` (the app's default).
+    #[serde(default = "lifetime")]
+    pub lifetime: String,
+    /// The app's address, for cookie domains (`--base-url` overrides it).
+    #[serde(default = "base_url")]
+    pub base_url: String,
+}
+
+impl Default for AuthSpec {
+    fn default() -> Self {
+        AuthSpec {
+            key_secret_env: key_secret_env(),
+            lifetime: lifetime(),
+            base_url: base_url(),
+        }
+    }
+}
+
+fn key_secret_env() -> String {
+    "FIXTURE_API_KEY_SECRET".into()
+}
+
+fn lifetime() -> String {
+    "30d".into()
+}
+
+fn base_url() -> String {
+    "http://localhost:3000".into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -355,12 +410,16 @@ impl Validator<'_> {
                 spec.name.is_some(),
                 spec.role.is_some(),
             ];
+            self.check_auth(key, account)?;
             if spec.adopt_email.is_some() {
-                if created.iter().any(|&c| c) {
+                if created.iter().any(|&c| c)
+                    || spec.password.is_some()
+                    || spec.password_env.is_some()
+                {
                     return Err(self.fail(
                         account.span(),
                         &field("adopt_email"),
-                        "an adopted account takes only adopt_email; remove id, email, username, name and role, or remove adopt_email".into(),
+                        "an adopted account is used as-is: remove id, email, username, name, role and any password, or remove adopt_email".into(),
                     ));
                 }
                 continue;
@@ -406,6 +465,50 @@ impl Validator<'_> {
                     ),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    fn check_auth(&self, key: &str, account: &Spanned<AccountSpec>) -> Result<()> {
+        let spec = account.get_ref();
+        if spec.password.is_some() && spec.password_env.is_some() {
+            return Err(self.fail(
+                account.span(),
+                &format!("accounts.{key}.password"),
+                "give either password or password_env, not both".into(),
+            ));
+        }
+        let mut names = BTreeSet::new();
+        for k in &spec.api_keys {
+            if !names.insert(k.name.as_str()) {
+                return Err(self.fail(
+                    account.span(),
+                    &format!("accounts.{key}.api_keys"),
+                    format!("two API keys are named `{}`; names identify keys", k.name),
+                ));
+            }
+            for scope in &k.scopes {
+                if !crate::auth::api_key::is_scope(scope.get_ref()) {
+                    return Err(self.fail(
+                        scope.span(),
+                        &format!("accounts.{key}.api_keys"),
+                        format!(
+                            "`{}` is not a scope the app knows; use some of {}",
+                            scope.get_ref(),
+                            crate::auth::api_key::SCOPES.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(file) = &spec.storage_state
+            && (file.contains('/') || !file.ends_with(".json"))
+        {
+            return Err(self.fail(
+                account.span(),
+                &format!("accounts.{key}.storage_state"),
+                format!("`{file}` must be a plain file name ending in .json (the directory comes from --out)"),
+            ));
         }
         Ok(())
     }

@@ -2,72 +2,12 @@
 //! independent implementations: the real Auth.js library (Node) for session
 //! cookies and Python's hashlib for password and API-key hashes.
 
+mod interop;
+
 use fictures_seed::auth::{Claims, api_key, cookie_name, password, session};
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
+use interop::{auth_js_decode, now, python};
 
 const SECRET: &str = "interop-secret-6c3f0b7e2a9d4158";
-
-fn node_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node")
-}
-
-fn now() -> i64 {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    i64::try_from(secs).unwrap()
-}
-
-/// Runs tests/node/decode.mjs; `Ok(claims)` when Auth.js accepts the token,
-/// `Err(stderr)` when it refuses it.
-fn auth_js_decode(secret: &str, cookie: &str, token: &str) -> Result<serde_json::Value, String> {
-    // Fail, never skip: a skipped interop test would let a broken cookie
-    // format pass CI unnoticed.
-    assert!(
-        node_dir().join("node_modules/@auth/core/jwt.js").is_file(),
-        "@auth/core is not installed for the interop test; run `npm ci --prefix tests/node`"
-    );
-    let mut child = Command::new("node")
-        .arg(node_dir().join("decode.mjs"))
-        .args([secret, cookie])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("`node` must be on PATH for the Auth.js interop test");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(token.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    if out.status.success() {
-        Ok(serde_json::from_slice(&out.stdout).expect("decode.mjs prints JSON"))
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
-/// Runs a Python snippet with arguments and returns its trimmed stdout.
-fn python(code: &str, args: &[&str]) -> String {
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(code)
-        .args(args)
-        .output()
-        .expect("`python3` must be on PATH for the interop test");
-    assert!(
-        out.status.success(),
-        "python3 failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 fn claims(exp: i64) -> Claims {
     Claims {

@@ -147,7 +147,7 @@ fn adopted_accounts_and_their_own_data_stay() {
     );
     let dir = tempfile::tempdir().unwrap();
     let seed = canonical_seed().replace(
-        "id = \"fxManager0CacheTest01\"\nemail = \"manager@fictures.xyz\"\nusername = \"cache_test_manager\"\nname = \"Cache Test Manager\"\nrole = \"manager\"",
+        "id = \"fxManager0CacheTest01\"\nemail = \"manager@fictures.xyz\"\nusername = \"cache_test_manager\"\nname = \"Cache Test Manager\"\nrole = \"manager\"\npassword_env = \"FIXTURE_MANAGER_PASSWORD\"",
         "adopt_email = \"manager@fictures.xyz\"",
     );
     assert!(seed.contains("adopt_email = \"manager@fictures.xyz\"\n"));

@@ -1,6 +1,7 @@
 //! One file per subcommand; each returns its report and exit code, and leaves
 //! printing to `main`.
 
+pub mod auth;
 pub mod doctor;
 pub mod invalidate;
 pub mod migrate;

@@ -83,6 +83,10 @@ pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
         target.commit(Vec::new()).await?;
     }
     engine::drop_keys(cache.as_mut(), &tags, dry_run, !dry_run, &mut report).await?;
+    if let (Some(dir), false) = (&args.auth_out, dry_run) {
+        report.auth = Some(super::auth::write_states(&mut target, dir, &args.auth).await?);
+        report.show_secrets = args.auth.show_secrets;
+    }
     if report.changes() == 0 && report.scale.as_ref().is_none_or(|s| !s.written) {
         report
             .notes

@@ -1,0 +1,230 @@
+//! `auth` (and `seed --auth-out`): mint an Auth.js session cookie for each
+//! fixture account from AUTH_SECRET and write Playwright storage-state files,
+//! so a test run starts signed in without anyone clicking through /login.
+
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::auth::{session, storage_state};
+use crate::cli::{AuthArgs, AuthOptions, Global};
+use crate::credentials::Credentials;
+use crate::engine::{self, Adoption, Target};
+use crate::error::{ExitCode, Failure, Result};
+use crate::ids;
+use crate::redact;
+use crate::report::Report;
+use crate::seedfile;
+use crate::settings::Targets;
+use crate::sql;
+
+use super::Outcome;
+
+/// The files written, for the report; secrets only with --show-secrets.
+#[derive(Debug, Default, Serialize)]
+pub struct AuthLine {
+    pub dir: String,
+    pub files: Vec<StateFile>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StateFile {
+    pub account: String,
+    pub file: String,
+    pub user_id: String,
+    pub expires: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<Value>,
+}
+
+pub async fn run(g: &Global, args: &AuthArgs) -> Result<Outcome> {
+    let started = Instant::now();
+    let file = seedfile::load(&g.seed_file)?;
+    let targets = Targets::resolve(g, true)?;
+    let mut target = engine::open(g, &targets, file, Adoption::Strict, 0).await?;
+    let mut report = Report {
+        command: "auth",
+        show_secrets: args.options.show_secrets,
+        notes: target.notes.clone(),
+        ..Report::default()
+    };
+    report.auth = Some(write_states(&mut target, &args.out, &args.options).await?);
+    target.finish(&mut report, None, started);
+    target.db.close().await;
+    Ok((report, ExitCode::Ok))
+}
+
+/// Mints a session per account and writes its storage state into `dir`.
+pub async fn write_states(
+    target: &mut Target,
+    dir: &Path,
+    options: &AuthOptions,
+) -> Result<AuthLine> {
+    let secret = ["AUTH_SECRET", "NEXTAUTH_SECRET"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .ok_or_else(|| {
+            Failure::usage(
+                "AUTH_SECRET (or NEXTAUTH_SECRET) is not set; set it to the app's secret, for instance with --env-file pointing at the app's .env.local",
+            )
+        })?;
+    redact::register(&secret);
+    let auth = &target.file.auth;
+    let base = options
+        .base_url
+        .clone()
+        .unwrap_or_else(|| auth.base_url.clone());
+    let url = storage_state::parse_base_url(&base).map_err(|e| {
+        Failure::usage(format!(
+            "--base-url {base}: {e}; give the app's address like http://localhost:3000"
+        ))
+    })?;
+    let lifetime = match options.lifetime {
+        Some(l) => l,
+        None => humantime::parse_duration(&auth.lifetime).map_err(|_| {
+            Failure::usage(format!(
+                "[auth] lifetime `{}` is not a duration; write it like 30d or 12h",
+                auth.lifetime
+            ))
+        })?,
+    };
+    let users = read_users(target).await?;
+    let credentials = Credentials::from_env(&target.file);
+    create_dir(dir)?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs() as i64;
+    let expires = now + lifetime.as_secs() as i64;
+    let https = url.scheme() == "https";
+    let mut line = AuthLine {
+        dir: dir.display().to_string(),
+        files: Vec::new(),
+    };
+    for (key, spec) in &target.file.accounts {
+        let spec = spec.get_ref();
+        let id = target.fixture.accounts[key].id.clone();
+        let user = users.get(&id).ok_or_else(|| {
+            Failure::usage(format!(
+                "account `{key}` (id {id}) is not in the database; run `fictures-seed seed` first"
+            ))
+        })?;
+        let text = |f: &str| {
+            user.get(f)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let claims = session::Claims {
+            sub: id.clone(),
+            id: id.clone(),
+            email: text("email"),
+            name: text("name"),
+            role: text("role"),
+            iat: now,
+            exp: expires,
+            jti: ids::derive(&[
+                "session",
+                &id,
+                &now.to_string(),
+                &rand::random::<u64>().to_string(),
+            ]),
+        };
+        let token = session::encrypt(
+            &secret,
+            session::cookie_name(https),
+            &claims,
+            rand::random(),
+        );
+        redact::register(&token);
+        let api = spec
+            .api_keys
+            .first()
+            .and_then(|k| Some((k, credentials.api_key(&id, &k.name)?)));
+        let account = storage_state::Account {
+            user_id: id.clone(),
+            email: claims.email.clone(),
+            password: credentials.passwords.get(key).cloned(),
+            name: claims.name.clone(),
+            username: text("username"),
+            role: claims.role.clone(),
+            api_key: api
+                .as_ref()
+                .map(|(_, a)| a.plaintext.clone())
+                .unwrap_or_default(),
+            api_key_id: api
+                .as_ref()
+                .map(|(k, _)| ids::derive(&["api-key", &id, &k.name]))
+                .unwrap_or_default(),
+            api_key_scopes: api
+                .as_ref()
+                .map(|(k, _)| k.scopes.iter().map(|s| s.get_ref().clone()).collect())
+                .unwrap_or_default(),
+        };
+        let name = spec
+            .storage_state
+            .clone()
+            .unwrap_or_else(|| format!("{key}.json"));
+        let path = dir.join(&name);
+        let state = storage_state::storage_state(&url, key, &account, &token, expires);
+        storage_state::write_atomic(&path, &state).map_err(|e| {
+            Failure::new(
+                ExitCode::Io,
+                format!(
+                    "cannot write {}: {e}; choose a writable directory with --out",
+                    path.display()
+                ),
+            )
+        })?;
+        line.files.push(StateFile {
+            account: key.clone(),
+            file: path.display().to_string(),
+            user_id: id,
+            expires,
+            secrets: options.show_secrets.then(|| {
+                serde_json::json!({ "cookie": token, "password": account.password, "apiKey": account.api_key })
+            }),
+        });
+    }
+    Ok(line)
+}
+
+/// The accounts' rows as the database holds them (adopted ones included).
+async fn read_users(target: &mut Target) -> Result<serde_json::Map<String, Value>> {
+    let ids: Vec<Value> = target
+        .fixture
+        .accounts
+        .values()
+        .map(|a| Value::from(a.id.clone()))
+        .collect();
+    let v = target
+        .db
+        .json(
+            format!(
+                "SELECT coalesce(json_object_agg(id, json_build_object('email', email, 'name', name, 'username', username, 'role', role)), '{{}}')::text \
+                 FROM users WHERE id IN (SELECT json_array_elements_text({}))",
+                sql::json(&Value::Array(ids))
+            ),
+            1,
+        )
+        .await?;
+    Ok(v.as_object().cloned().unwrap_or_default())
+}
+
+/// Creates `dir` (mode 0700: it will hold live sessions).
+fn create_dir(dir: &Path) -> Result<()> {
+    let fail = |e: std::io::Error| {
+        Failure::new(
+            ExitCode::Io,
+            format!(
+                "cannot create the output directory {}: {e}; choose a writable directory with --out",
+                dir.display()
+            ),
+        )
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(fail)
+}

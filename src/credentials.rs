@@ -1,0 +1,90 @@
+//! What fixture accounts sign in with: passwords and the API-key secret, read
+//! from the environment variables the seed file names (never from code), and
+//! everything derived from them deterministically, so the same seed file and
+//! the same environment give byte-identical rows.
+
+use std::collections::BTreeMap;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+
+use crate::auth::{api_key, password};
+use crate::redact;
+use crate::seedfile::SeedFile;
+
+#[derive(Debug, Default, Clone)]
+pub struct Credentials {
+    /// Account key → plaintext password.
+    pub passwords: BTreeMap<String, String>,
+    /// The secret API keys are derived from.
+    pub key_secret: Option<String>,
+    /// What could not be resolved, for the run's notes.
+    pub notes: Vec<String>,
+}
+
+impl Credentials {
+    /// Reads the passwords and key secret the seed file points at, and
+    /// registers every one of them for redaction.
+    pub fn from_env(file: &SeedFile) -> Credentials {
+        let mut c = Credentials::default();
+        for (key, spec) in &file.accounts {
+            let spec = spec.get_ref();
+            let value = match (&spec.password, &spec.password_env) {
+                (Some(p), _) => Some(p.clone()),
+                (None, Some(var)) => {
+                    let v = std::env::var(var).ok().filter(|v| !v.is_empty());
+                    if v.is_none() {
+                        c.notes.push(format!(
+                            "${var} is not set, so account `{key}` gets no password"
+                        ));
+                    }
+                    v
+                }
+                (None, None) => None,
+            };
+            if let Some(p) = value {
+                redact::register(&p);
+                c.passwords.insert(key.clone(), p);
+            }
+        }
+        let wants_keys = file
+            .accounts
+            .values()
+            .any(|a| !a.get_ref().api_keys.is_empty());
+        let var = &file.auth.key_secret_env;
+        c.key_secret = std::env::var(var).ok().filter(|v| !v.is_empty());
+        match &c.key_secret {
+            Some(s) => redact::register(s),
+            None if wants_keys => c
+                .notes
+                .push(format!("${var} is not set, so no API keys are created")),
+            None => {}
+        }
+        c
+    }
+
+    /// The stored form of `plain` for `user_id`: the app's PBKDF2 format with
+    /// a salt derived from the seed and the account, so it never changes.
+    pub fn password_hash(seed: u64, user_id: &str, plain: &str) -> String {
+        let digest = Sha256::new()
+            .chain_update(b"fictures-seed/password-salt/v1")
+            .chain_update(seed.to_le_bytes())
+            .chain_update(user_id.as_bytes())
+            .finalize();
+        let mut salt = [0u8; password::SALT_LEN];
+        salt.copy_from_slice(&digest[..password::SALT_LEN]);
+        password::hash(plain, salt)
+    }
+
+    /// The API key `name` of `user_id`, derived from the key secret.
+    pub fn api_key(&self, user_id: &str, name: &str) -> Option<api_key::ApiKey> {
+        let secret = self.key_secret.as_ref()?;
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).ok()?;
+        mac.update(format!("fictures-seed/api-key/v1/{user_id}/{name}").as_bytes());
+        let mut bytes = [0u8; 32];
+        bytes.copy_from_slice(&mac.finalize().into_bytes());
+        let key = api_key::from_secret(bytes);
+        redact::register(&key.plaintext);
+        Some(key)
+    }
+}

@@ -1,0 +1,189 @@
+//! Runs that overlap: every writing run serialises on the fixture lock, so
+//! concurrent `seed`, `seed --prune` and `teardown` runs all finish (none
+//! deadlocks, none corrupts another), and a run that cannot get the lock in
+//! time stops cleanly with exit 6 and writes nothing.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Starts the tool in the background with the test's URLs.
+fn spawn(env: &TestEnv, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_fictures-seed"))
+        .current_dir(repo())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &env.db_url)
+        .env("REDIS_URL", &env.redis_url)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the tool starts")
+}
+
+/// Waits for every child, failing (after killing the rest) past `limit`.
+fn wait_all(children: Vec<(String, Child)>, limit: Duration) -> Vec<(String, Run)> {
+    let deadline = Instant::now() + limit;
+    let mut pending: Vec<Option<(String, Child)>> = children.into_iter().map(Some).collect();
+    let mut done: Vec<Option<(String, Run)>> = pending.iter().map(|_| None).collect();
+    while done.iter().any(Option::is_none) {
+        for (i, slot) in pending.iter_mut().enumerate() {
+            let Some((_, child)) = slot else { continue };
+            if child.try_wait().expect("try_wait").is_some() {
+                let (name, child) = slot.take().unwrap();
+                done[i] = Some((name, Run(child.wait_with_output().unwrap())));
+            }
+        }
+        if Instant::now() > deadline {
+            let stuck: Vec<String> = pending.iter().flatten().map(|(n, _)| n.clone()).collect();
+            for (_, child) in pending.iter_mut().flatten() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            panic!("runs still going after {limit:?} (deadlock?): {stuck:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done.into_iter().map(Option::unwrap).collect()
+}
+
+#[test]
+fn overlapping_writers_all_finish() {
+    let env = TestEnv::new();
+    env.add_foreign_rows();
+    let foreign = env.checksums();
+    let mix: [&[&str]; 8] = [
+        &["seed"],
+        &["teardown"],
+        &["seed", "--prune"],
+        &["seed"],
+        &["teardown"],
+        &["seed", "--prune"],
+        &["teardown"],
+        &["seed"],
+    ];
+    // Two rounds: one from an empty database, one from a seeded one.
+    for round in 0..2 {
+        if round == 1 {
+            env.run(&["seed", "--quiet"]).expect(0);
+        }
+        let mut children: Vec<(String, Child)> = mix
+            .iter()
+            .map(|args| {
+                let mut all = vec!["--lock-timeout", "60s", "--quiet"];
+                all.extend_from_slice(args);
+                (format!("{args:?}"), spawn(&env, &all))
+            })
+            .collect();
+        // Each run needs tens of milliseconds; starting eight takes a few.
+        let overlapping = children
+            .iter_mut()
+            .all(|(_, c)| c.try_wait().unwrap().is_none());
+        assert!(overlapping, "a run ended before the last one started");
+        for (name, run) in wait_all(children, Duration::from_secs(45)) {
+            let stderr = run.stderr();
+            match run.code() {
+                0 => assert!(stderr.is_empty(), "{name}: {stderr}"),
+                6 => assert!(
+                    stderr.lines().count() == 1
+                        && stderr.starts_with("error: ")
+                        && stderr.contains("lock"),
+                    "{name}: exit 6 with an unclear message:\n{stderr}"
+                ),
+                code => panic!("round {round}: {name} exited {code}:\n{stderr}"),
+            }
+        }
+        env.run(&["seed", "--quiet"]).expect(0);
+        env.run(&["verify"]).expect(0);
+        env.run(&["teardown", "--quiet"]).expect(0);
+        assert_eq!(
+            env.checksums(),
+            foreign,
+            "round {round}: only the foreign rows are left, unchanged"
+        );
+    }
+}
+
+/// A session holding the fixture lock (as another run would) until it is
+/// terminated or 5 s pass.
+struct LockHolder {
+    child: Child,
+}
+
+const HOLDER: &str = "fictures-seed-test-lock-holder";
+
+impl LockHolder {
+    fn start(env: &TestEnv) -> LockHolder {
+        let child = Command::new("psql")
+            .env("PGAPPNAME", HOLDER)
+            .args([
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                &env.db_url,
+                "-c",
+                "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('fictures-seed/fixture', 0)); SELECT pg_sleep(5);",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("psql starts");
+        let holder = LockHolder { child };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while env.count(&format!(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
+             WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = '{HOLDER}'"
+        )) == 0
+        {
+            assert!(Instant::now() < deadline, "the holder never got the lock");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        holder
+    }
+
+    fn release(mut self, env: &TestEnv) {
+        env.sql(&format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '{HOLDER}' AND datname = current_database()"
+        ));
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_held_lock_times_out_cleanly_and_writes_nothing() {
+    let env = TestEnv::new();
+    env.add_foreign_rows();
+    let before = env.checksums();
+    let holder = LockHolder::start(&env);
+
+    let started = Instant::now();
+    let run = env.run(&["seed", "--lock-timeout", "500ms"]).expect(6);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(4),
+        "gave up after {took:?}, not after about 500 ms"
+    );
+    let stderr = run.stderr();
+    assert_eq!(stderr.lines().count(), 1, "one line:\n{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("lock"),
+        "{stderr}"
+    );
+    assert_eq!(env.checksums(), before, "nothing was written");
+
+    // `teardown` waits on the same lock.
+    env.run(&["teardown", "--lock-timeout", "300ms", "--quiet"])
+        .expect(6);
+    holder.release(&env);
+
+    env.run(&["seed", "--lock-timeout", "5s", "--quiet"])
+        .expect(0);
+    env.run(&["verify", "--quiet"]).expect(0);
+}
