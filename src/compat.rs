@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::{Catalog, Column, Table};
 use crate::clock;
-use crate::error::{Failure, Result};
+use crate::error::Failure;
 use crate::fixture::{Fixture, TableRows};
 use crate::text::Text;
 
@@ -106,15 +106,6 @@ pub fn fit(fixture: &mut Fixture, catalog: &Catalog) -> Fit {
         report.tables.push(tf);
     }
     report
-}
-
-/// Fits and fails on the first problem (what `seed` and friends need).
-pub fn fit_or_fail(fixture: &mut Fixture, catalog: &Catalog) -> Result<Vec<String>> {
-    let report = fit(fixture, catalog);
-    match report.failure() {
-        Some(f) => Err(f),
-        None => Ok(report.notes()),
-    }
 }
 
 /// Parents before children by the catalog's foreign keys, so one upsert per

@@ -216,10 +216,6 @@ impl Fixture {
             ..self.clone()
         }
     }
-
-    pub fn row_count(&self) -> usize {
-        self.tables.iter().map(|t| t.rows.len()).sum()
-    }
 }
 
 /// The accounts the file creates itself; adopted ones are resolved against the

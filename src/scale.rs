@@ -119,6 +119,28 @@ pub fn generate(
     Ok(spool)
 }
 
+/// The spool for `n` load-test stories of `target`'s fixture (none for 0),
+/// with a progress bar on terminals.
+pub fn prepare(
+    g: &crate::cli::Global,
+    target: &crate::engine::Target,
+    n: u32,
+) -> Result<Option<Spool>> {
+    if n == 0 {
+        return Ok(None);
+    }
+    let bar = crate::progress::bar(g, "generate");
+    let spool = generate(
+        &target.file,
+        &target.fixture.accounts,
+        &target.catalog,
+        n,
+        &bar,
+    )?;
+    bar.finish_and_clear();
+    Ok(Some(spool))
+}
+
 /// One row in COPY's text format: tab-separated, `\N` for NULL, escaped.
 fn copy_line(columns: &[String], row: &fixture::Row) -> String {
     let mut line = String::new();

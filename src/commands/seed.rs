@@ -31,20 +31,7 @@ pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
     let mut cache = engine::connect_cache(g, &targets).await?;
     let mut target = engine::open(g, &targets, file, Adoption::Strict, scale).await?;
     // Generating load-test text is CPU work: done before taking the lock.
-    let spool = if scale > 0 {
-        let bar = progress::bar(g, "generate");
-        let spool = scale::generate(
-            &target.file,
-            &target.fixture.accounts,
-            &target.catalog,
-            scale,
-            &bar,
-        )?;
-        bar.finish_and_clear();
-        Some(spool)
-    } else {
-        None
-    };
+    let spool = scale::prepare(g, &target, scale)?;
 
     let state = target.begin(g, !dry_run).await?;
     let doomed = if args.prune {

@@ -30,20 +30,7 @@ pub async fn run(g: &Global, args: &VerifyArgs) -> Result<Outcome> {
     let mut cache = engine::connect_cache(g, &targets).await?;
     let mut target = engine::open(g, &targets, file, Adoption::Lenient, scale).await?;
 
-    let spool = if scale > 0 {
-        let bar = crate::progress::bar(g, "generate");
-        let spool = crate::scale::generate(
-            &target.file,
-            &target.fixture.accounts,
-            &target.catalog,
-            scale,
-            &bar,
-        )?;
-        bar.finish_and_clear();
-        Some(spool)
-    } else {
-        None
-    };
+    let spool = crate::scale::prepare(g, &target, scale)?;
     let state = target.begin(g, false).await?;
     let held = match &spool {
         Some(_) => {
