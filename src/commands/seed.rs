@@ -61,13 +61,20 @@ pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
         }
         target.rollback().await?;
     } else {
-        target.execute(statements).await?;
-        if let Some(spool) = &spool {
-            let (line, stories) = write_scale(g, &mut target, spool).await?;
-            tags.extend(stories);
-            report.scale = Some(line);
+        match &spool {
+            // The writes and the COMMIT travel together: one round trip.
+            None => {
+                target.commit(statements).await?;
+            }
+            Some(spool) => {
+                // The load-test account must exist before its stories are copied.
+                target.execute(statements).await?;
+                let (line, stories) = write_scale(g, &mut target, spool).await?;
+                tags.extend(stories);
+                report.scale = Some(line);
+                target.commit(Vec::new()).await?;
+            }
         }
-        target.commit(Vec::new()).await?;
     }
     engine::drop_keys(cache.as_mut(), &tags, dry_run, !dry_run, &mut report).await?;
     if let (Some(dir), false) = (&args.auth_out, dry_run) {
