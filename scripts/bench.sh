@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The benchmark of issue 6 (see BENCHMARKS.md): builds the release binary, starts
+# the local stack if it is not running (and stops it again afterwards if it did),
+# then runs `cargo bench --bench bench`, which prints Markdown tables on stdout.
+# Knobs (environment): BENCH_RUNS, BENCH_PROXY_RUNS, BENCH_BASELINE_RUNS,
+# BENCH_DELAY_MS, BENCH_REDIS_DB, BENCH_SCALE=0 (skip scale mode), KEEP_STACK=1.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+say() { printf 'bench.sh: %s\n' "$*" >&2; }
+
+started=0
+if ! bash scripts/stack.sh status >/dev/null 2>&1; then
+  started=1
+fi
+stop_stack() {
+  if [ "$started" = 1 ] && [ -z "${KEEP_STACK:-}" ]; then
+    bash scripts/stack.sh down >&2 || true
+  fi
+}
+trap stop_stack EXIT
+eval "$(bash scripts/stack.sh up)"
+
+# Peak memory of scale mode comes from GNU time's "Maximum resident set size".
+if [ ! -x /usr/bin/time ]; then
+  sudo=()
+  if [ "$(id -u)" != 0 ]; then sudo=(sudo -n); fi
+  say "installing GNU time (for peak memory) with apt-get"
+  { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+      && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends time; } </dev/null >&2 \
+    || say "could not install time; peak memory will be reported as n/a"
+fi
+
+say "cargo build --release"
+cargo build --release --quiet --bin fictures-seed
+say "cargo bench --bench bench"
+cargo bench --quiet --bench bench
