@@ -266,42 +266,24 @@ impl Db {
 }
 
 impl Db {
-    /// Streams `path` into a `COPY … FROM STDIN` in 1 MiB chunks.
-    pub async fn copy_file(
+    /// Runs a `COPY … FROM STDIN`, sending every chunk that arrives on `rx`
+    /// until its sender is done. Returns the rows copied.
+    pub async fn copy_in(
         &mut self,
         statement: &str,
-        path: &std::path::Path,
-        progress: &indicatif::ProgressBar,
+        rx: &mut tokio::sync::mpsc::Receiver<Vec<u8>>,
     ) -> Result<u64> {
-        use std::io::Read;
         self.statements += 1;
         self.round_trips += 1;
         let shown = self.shown.clone();
         let fail = |e: &sqlx::Error| query_failure(&shown, e);
-        let mut file = std::fs::File::open(path).map_err(|e| {
-            Failure::new(
-                ExitCode::Database,
-                format!("cannot read spool file {}: {e}", path.display()),
-            )
-        })?;
         let mut copy = self
             .conn
             .copy_in_raw(statement)
             .await
             .map_err(|e| fail(&e))?;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = file.read(&mut buf).map_err(|e| {
-                Failure::new(
-                    ExitCode::Database,
-                    format!("cannot read spool file {}: {e}", path.display()),
-                )
-            })?;
-            if n == 0 {
-                break;
-            }
-            copy.send(&buf[..n]).await.map_err(|e| fail(&e))?;
-            progress.inc(n as u64);
+        while let Some(chunk) = rx.recv().await {
+            copy.send(chunk).await.map_err(|e| fail(&e))?;
         }
         copy.finish().await.map_err(|e| fail(&e))
     }

@@ -251,8 +251,14 @@ pub fn build(
 }
 
 /// The rows of load-test story `n` (1-based), with `[[entity]]` rows and
-/// `[tables]` adjustments applied; the users table stays empty.
-pub fn scale_story(file: &SeedFile, accounts: &Accounts, n: u32) -> Fixture {
+/// `[tables]` adjustments applied; the users table stays empty. With
+/// `tables`, just those tables' rows are complete (others may be missing).
+pub fn scale_story(
+    file: &SeedFile,
+    accounts: &Accounts,
+    n: u32,
+    tables: Option<&[String]>,
+) -> Fixture {
     // Everything in a load-test story is by the load-test account, so no
     // scale row hangs off the canonical accounts (verify and prune ignore them).
     let mut accounts = accounts.clone();
@@ -282,6 +288,7 @@ pub fn scale_story(file: &SeedFile, accounts: &Accounts, n: u32) -> Fixture {
     };
     let mut builder = Builder::new(file, &accounts, 0);
     builder.community = &community;
+    builder.only = tables;
     let mut tables = empty_tables();
     let d = &file.stories;
     builder.story(
@@ -339,6 +346,8 @@ static NO_CREDENTIALS: Credentials = Credentials {
 const SCALE_ACCOUNT: &str = "\0scale";
 
 struct Builder<'a> {
+    /// Generate only these tables' rows (and the cheap parents they need).
+    only: Option<&'a [String]>,
     file: &'a SeedFile,
     credentials: &'a Credentials,
     community: &'a CommunitySpec,
@@ -392,8 +401,14 @@ impl<'a> Builder<'a> {
         self.finish(tables)
     }
 
+    /// Whether rows of `table` are generated (scale mode builds one table a pass).
+    fn wants(&self, table: &str) -> bool {
+        self.only.is_none_or(|ts| ts.iter().any(|t| t == table))
+    }
+
     fn new(file: &'a SeedFile, accounts: &'a Accounts, scale: u32) -> Self {
         Builder {
+            only: None,
             file,
             credentials: &NO_CREDENTIALS,
             community: &file.community,
@@ -539,7 +554,13 @@ impl<'a> Builder<'a> {
             unreachable!("empty_tables makes the eight generated tables")
         };
         self.chapters(sid, &owner, start, &story_tags, chapters, scenes);
-        if story.status == "published" {
+        let community = [
+            "community_posts",
+            "community_replies",
+            "post_likes",
+            "story_likes",
+        ];
+        if story.status == "published" && community.iter().any(|t| self.wants(t)) {
             self.community(
                 sid,
                 start,
@@ -646,6 +667,10 @@ impl<'a> Builder<'a> {
                 }),
                 tags.clone(),
             );
+            // Scene prose is most of the generation work: skipped when unwanted.
+            if !self.wants("scenes") {
+                continue;
+            }
             for n in 1..=*d.scenes_per_chapter.get_ref() {
                 let xid = ids::scene(&cid, n);
                 let created = created + i64::from(n);

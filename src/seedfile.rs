@@ -13,7 +13,7 @@ use crate::error::{Failure, Result};
 use crate::ids;
 
 /// A seed file as written, with source positions kept for error messages.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedFile {
     pub fixture: FixtureSection,
@@ -41,7 +41,7 @@ pub struct SeedFile {
 
 /// Load-test data: stories of the fixture's shape, owned by their own account
 /// so they never hang off the canonical fixture.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScaleSpec {
     /// How many stories (`seed --scale N` overrides it).
@@ -77,7 +77,7 @@ fn scale_title() -> String {
     "Load Test Story {n}".into()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FixtureSection {
     pub seed: u64,
@@ -85,7 +85,7 @@ pub struct FixtureSection {
 }
 
 /// Either a created account (id, email, username, name, role) or an adopted one.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountSpec {
     pub id: Option<Spanned<String>>,
@@ -113,7 +113,7 @@ pub struct ApiKeySpec {
 }
 
 /// Where secrets come from and how long minted sessions live.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSpec {
     /// The environment variable whose value API keys are derived from.
@@ -149,7 +149,7 @@ fn base_url() -> String {
     "http://localhost:3000".into()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoryDefaults {
     pub owner: Spanned<String>,
@@ -164,7 +164,7 @@ pub struct StoryDefaults {
     pub scene_words: Spanned<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorySpec {
     pub id: Spanned<String>,
@@ -175,7 +175,7 @@ pub struct StorySpec {
     pub tone: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommunitySpec {
     #[serde(default)]
@@ -205,7 +205,7 @@ pub struct CounterSpec {
 }
 
 /// Per-table adjustments of the generated rows.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TableSpec {
     /// Written on insert, but neither verified nor restored.
@@ -226,7 +226,7 @@ pub struct TableSpec {
 pub const FAKERS: [&str; 6] = ["word", "words", "title", "sentence", "paragraph", "name"];
 
 /// Rows of another table created for every story, which fixture rows point at.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EntitySpec {
     pub table: String,

@@ -13,7 +13,7 @@ use crate::fixture::{Kind, Tag};
 use crate::plan;
 use crate::progress;
 use crate::report::{Report, ScaleLine};
-use crate::scale::{self, Spool};
+use crate::scale::{self, Source};
 use crate::seedfile;
 use crate::settings::Targets;
 
@@ -30,9 +30,6 @@ pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
     }
     let mut cache = engine::connect_cache(g, &targets).await?;
     let mut target = engine::open(g, &targets, file, Adoption::Strict, scale).await?;
-    // Generating load-test text is CPU work: done before taking the lock.
-    let spool = scale::prepare(g, &target, scale)?;
-
     let state = target.begin(g, !dry_run).await?;
     let doomed = if args.prune {
         closure::walk(
@@ -56,24 +53,28 @@ pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
     let statements = plan.statements(&target.fixture, &target.catalog);
     let mut tags = plan.touched(&target.fixture);
     if dry_run {
-        if let Some(spool) = &spool {
-            report.scale = Some(scale_plan(&mut target, spool).await?.0);
+        if scale > 0 {
+            let (source, expected) = scale::expected(g, &target, scale)?.expect("scale > 0");
+            let held = scale::read_state(&mut target.db, &target.file.scale.account_id()).await?;
+            report.scale = Some(ScaleLine {
+                stories: u64::from(source.stories),
+                written: !held.same_data(&expected),
+                rows: expected.rows,
+                bytes: 0,
+            });
         }
         target.rollback().await?;
     } else {
-        match &spool {
+        if scale == 0 {
             // The writes and the COMMIT travel together: one round trip.
-            None => {
-                target.commit(statements).await?;
-            }
-            Some(spool) => {
-                // The load-test account must exist before its stories are copied.
-                target.execute(statements).await?;
-                let (line, stories) = write_scale(g, &mut target, spool).await?;
-                tags.extend(stories);
-                report.scale = Some(line);
-                target.commit(Vec::new()).await?;
-            }
+            target.commit(statements).await?;
+        } else {
+            // The load-test account must exist before its stories are copied.
+            target.execute(statements).await?;
+            let (line, stories) = write_scale(g, &mut target, scale).await?;
+            tags.extend(stories);
+            report.scale = Some(line);
+            target.commit(Vec::new()).await?;
         }
     }
     engine::drop_keys(cache.as_mut(), &tags, dry_run, !dry_run, &mut report).await?;
@@ -91,49 +92,58 @@ pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
     Ok((report, ExitCode::Ok))
 }
 
-/// Compares the spooled scale data with what the database holds.
-async fn scale_plan(target: &mut Target, spool: &Spool) -> Result<(ScaleLine, bool)> {
-    let account = target.file.scale.account_id();
-    let held = scale::read_state(&mut target.db, &account).await?;
-    let exact = held == spool.expected;
-    let line = ScaleLine {
-        stories: spool.expected.rows.get("stories").copied().unwrap_or(0),
-        rows: spool.expected.rows.clone(),
-        bytes: spool.bytes,
-        written: !exact,
-    };
-    Ok((line, exact))
-}
-
-/// Replaces the load-test data when it differs: deletes what hangs off the
-/// load-test account, then COPYs the spool. Returns the stories' cache tags.
+/// Replaces the load-test data unless it is already exact: an empty start
+/// streams at once; otherwise the expected checksum decides, and what hangs
+/// off the load-test account is deleted before streaming anew. Returns the
+/// stories' cache tags.
 async fn write_scale(
     g: &Global,
     target: &mut Target,
-    spool: &Spool,
+    stories: u32,
 ) -> Result<(ScaleLine, BTreeSet<Tag>)> {
-    let (line, exact) = scale_plan(target, spool).await?;
-    let mut tags = BTreeSet::new();
-    if exact {
-        return Ok((line, tags));
-    }
     let account = target.file.scale.account_id();
-    let root = target.fixture.scale_root(&account);
-    let old = closure::walk(&mut target.db, &target.catalog, &root, Mode::Extras).await?;
-    for (table, found) in &old {
-        if let Some(kind) = Kind::of_table(table).filter(|k| *k == Kind::Story) {
-            tags.extend(found.rows.keys().map(|id| (kind, id.clone())));
+    let source = Source::new(
+        &target.file,
+        &target.fixture.accounts,
+        &target.catalog,
+        stories,
+    );
+    let held = scale::read_state(&mut target.db, &account).await?;
+    let mut tags = BTreeSet::new();
+    if !held.is_empty() {
+        let bar = progress::bar(g, "check");
+        let expected = source.expected(&bar)?;
+        bar.finish_and_clear();
+        if held.same_data(&expected) {
+            let line = ScaleLine {
+                stories: u64::from(stories),
+                rows: expected.rows,
+                bytes: 0,
+                written: false,
+            };
+            return Ok((line, tags));
         }
+        let root = target.fixture.scale_root(&account);
+        let old = closure::walk(&mut target.db, &target.catalog, &root, Mode::Extras).await?;
+        if let Some(found) = old.get("stories") {
+            tags.extend(found.rows.keys().map(|id| (Kind::Story, id.clone())));
+        }
+        let deletes = closure::delete_order(&target.catalog, &old)
+            .iter()
+            .map(|t| closure::delete_statement(&target.catalog, t, &old[t]))
+            .collect();
+        target.execute(deletes).await?;
     }
-    let deletes = closure::delete_order(&target.catalog, &old)
-        .iter()
-        .map(|t| closure::delete_statement(&target.catalog, t, &old[t]))
-        .collect();
-    target.execute(deletes).await?;
     let bar = progress::bar(g, "copy");
-    spool.copy(&mut target.db, &bar).await?;
+    let written = source.stream(&mut target.db, &bar).await?;
     bar.finish_and_clear();
     // The new stories have the same ids; their families (and the account's lists) go too.
     tags.insert((Kind::User, account));
+    let line = ScaleLine {
+        stories: u64::from(stories),
+        rows: written.rows,
+        bytes: written.bytes,
+        written: true,
+    };
     Ok((line, tags))
 }

@@ -30,9 +30,9 @@ pub async fn run(g: &Global, args: &VerifyArgs) -> Result<Outcome> {
     let mut cache = engine::connect_cache(g, &targets).await?;
     let mut target = engine::open(g, &targets, file, Adoption::Lenient, scale).await?;
 
-    let spool = crate::scale::prepare(g, &target, scale)?;
+    let expected = crate::scale::expected(g, &target, scale)?;
     let state = target.begin(g, false).await?;
-    let held = match &spool {
+    let held = match &expected {
         Some(_) => {
             Some(crate::scale::read_state(&mut target.db, &target.file.scale.account_id()).await?)
         }
@@ -49,8 +49,8 @@ pub async fn run(g: &Global, args: &VerifyArgs) -> Result<Outcome> {
     let plan = plan::diff(&target.fixture, &state, doomed, false);
     let mut findings = rows(&plan, &target.fixture);
     findings.extend(counters(&state));
-    if let (Some(spool), Some(held)) = (&spool, &held) {
-        findings.extend(scale_findings(&spool.expected, held));
+    if let (Some((_, expected)), Some(held)) = (&expected, &held) {
+        findings.extend(scale_findings(expected, held));
     }
 
     let mut report = Report {
