@@ -9,17 +9,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 say() { printf 'bench.sh: %s\n' "$*" >&2; }
 
-started=0
-if ! bash scripts/stack.sh status >/dev/null 2>&1; then
-  started=1
-fi
-stop_stack() {
-  if [ "$started" = 1 ] && [ -z "${KEEP_STACK:-}" ]; then
-    bash scripts/stack.sh down >&2 || true
-  fi
-}
-trap stop_stack EXIT
-eval "$(bash scripts/stack.sh up)"
+source scripts/stack-session.sh
+stack_session
 
 # Peak memory of scale mode comes from GNU time's "Maximum resident set size".
 if [ ! -x /usr/bin/time ]; then

@@ -5,18 +5,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-started=0
-if ! bash scripts/stack.sh status >/dev/null 2>&1; then
-  started=1
-fi
-stop_stack() {
-  if [ "$started" = 1 ] && [ -z "${KEEP_STACK:-}" ]; then
-    bash scripts/stack.sh down >&2 || true
-  fi
-}
-trap stop_stack EXIT
 # --tls: the suite also proves TLS to both servers for real.
-eval "$(bash scripts/stack.sh up --tls)"
+source scripts/stack-session.sh
+stack_session --tls
 
 echo "test.sh: cargo fmt --check" >&2
 cargo fmt --check

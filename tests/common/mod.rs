@@ -39,21 +39,48 @@ fn with_database(url: &str, db: &str) -> String {
     u.to_string()
 }
 
-/// psql against `url`: one statement per -c, unaligned tuples-only output.
-pub fn psql_at(url: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
-        .output()
+/// psql against `url` with `args` (quiet, stopping at the first error),
+/// fed `stdin` when given; the caller judges the outcome.
+fn psql(url: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", url])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("psql runs");
+    let input = child.stdin.take().expect("piped stdin");
+    if let Some(text) = stdin {
+        let mut input = input;
+        input
+            .write_all(text.as_bytes())
+            .expect("psql reads its input");
+    }
+    child.wait_with_output().expect("psql finishes")
+}
+
+/// A client's trimmed stdout, or a test failure showing its stderr.
+fn succeeded(out: Output, what: &str) -> String {
     assert!(
         out.status.success(),
-        "psql failed: {}\n{sql}",
+        "{what} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout)
         .unwrap()
         .trim_end()
         .to_string()
+}
+
+/// psql against `url`: one statement per -c, unaligned tuples-only output.
+pub fn psql_at(url: &str, sql: &str) -> String {
+    succeeded(
+        psql(url, &["-At", "-c", sql], None),
+        &format!("psql ({sql})"),
+    )
 }
 
 /// Name of a template migrated with the current migrations (hash of their text).
@@ -94,18 +121,11 @@ fn template() -> String {
         "migrate failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let renamed = Command::new("psql")
-        .args([
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            &admin,
-            "-c",
-            &format!("ALTER DATABASE {building} RENAME TO {name}"),
-        ])
-        .output()
-        .unwrap();
+    let renamed = psql(
+        &admin,
+        &["-c", &format!("ALTER DATABASE {building} RENAME TO {name}")],
+        None,
+    );
     if !renamed.status.success() {
         psql_at(&admin, &format!("DROP DATABASE IF EXISTS {building}"));
     }
@@ -152,18 +172,11 @@ impl TestEnv {
         // A template in use by a concurrent CREATE DATABASE refuses briefly: retry.
         let mut attempt = 0;
         loop {
-            let out = Command::new("psql")
-                .args([
-                    "-X",
-                    "-q",
-                    "-v",
-                    "ON_ERROR_STOP=1",
-                    &admin,
-                    "-c",
-                    &format!("CREATE DATABASE {name}{from}"),
-                ])
-                .output()
-                .unwrap();
+            let out = psql(
+                &admin,
+                &["-c", &format!("CREATE DATABASE {name}{from}")],
+                None,
+            );
             if out.status.success() {
                 break;
             }
@@ -231,15 +244,7 @@ impl TestEnv {
             .args(args)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "redis-cli failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .trim_end()
-            .to_string()
+        succeeded(out, "redis-cli")
     }
 
     /// Sorted keys of this test's Redis database (small databases only).
@@ -295,23 +300,7 @@ impl TestEnv {
     /// table the migrations create: the tool must never change them.
     pub fn add_foreign_rows(&self) {
         let sql = std::fs::read_to_string(repo().join("tests/data/foreign.sql")).unwrap();
-        let out = Command::new("psql")
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &self.db_url, "-f", "-"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                use std::io::Write;
-                child.stdin.take().unwrap().write_all(sql.as_bytes())?;
-                child.wait_with_output()
-            })
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "foreign.sql failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeeded(psql(&self.db_url, &["-f", "-"], Some(&sql)), "foreign.sql");
     }
 
     /// Writes a seed file into a temporary directory and returns its path.
@@ -324,15 +313,8 @@ impl TestEnv {
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                &self.admin,
-                "-c",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ])
-            .output();
+        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let _ = psql(&self.admin, &["-c", &drop], None);
     }
 }
 
