@@ -38,6 +38,8 @@ pub struct Target {
     pub catalog: Catalog,
     pub fixture: Fixture,
     pub file: SeedFile,
+    /// The passwords and key secret the fixture was built with.
+    pub credentials: Credentials,
     pub notes: Vec<String>,
 }
 
@@ -126,6 +128,7 @@ pub async fn inspect(
         catalog,
         fixture,
         file,
+        credentials,
         notes,
     };
     Ok((target, fit))

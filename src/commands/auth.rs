@@ -10,7 +10,6 @@ use serde_json::Value;
 
 use crate::auth::{session, storage_state};
 use crate::cli::{AuthArgs, AuthOptions, Global};
-use crate::credentials::Credentials;
 use crate::engine::{self, Adoption, Target};
 use crate::error::{ExitCode, Failure, Result};
 use crate::ids;
@@ -91,7 +90,7 @@ pub async fn write_states(
         })?,
     };
     let users = read_users(target).await?;
-    let credentials = Credentials::from_env(&target.file);
+    let credentials = &target.credentials;
     create_dir(dir)?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
