@@ -1,7 +1,11 @@
 //! The target database's catalog, read once at start in one round trip:
-//! tables, columns and their types, enum labels, unique keys and foreign keys.
-//! Everything the engine writes or deletes is planned against this, never
-//! against a column list compiled into the tool.
+//! tables of every user schema, columns and their types, enum labels, unique
+//! keys and foreign keys. Everything the engine writes or deletes is planned
+//! against this, never against a column list compiled into the tool.
+//!
+//! Tables of the first schema on the search_path are named plainly (`stories`);
+//! tables of any other schema carry it (`audit.story_events`), in the catalog's
+//! keys and so in every report.
 
 use std::collections::BTreeMap;
 
@@ -17,8 +21,15 @@ pub struct Column {
     pub sql_type: String,
     pub not_null: bool,
     pub has_default: bool,
-    /// Labels in declaration order when the column is an enum.
+    /// Labels in declaration order when the column is an enum (or a domain over one).
     pub labels: Option<Vec<String>>,
+    /// For a domain, its base type: what a value is inferred from.
+    #[serde(default)]
+    pub base_type: Option<String>,
+    /// `GENERATED ALWAYS AS (…) STORED` or `GENERATED ALWAYS AS IDENTITY`:
+    /// the database computes it, so the fixture never writes it.
+    #[serde(default)]
+    pub generated: bool,
     /// Character limit of varchar(n) / char(n).
     pub max_length: Option<i32>,
 }
@@ -51,9 +62,22 @@ impl ForeignKey {
     }
 }
 
+impl Column {
+    /// The type a value is inferred from: a domain's base type, else its own.
+    pub fn value_type(&self) -> &str {
+        self.base_type.as_deref().unwrap_or(&self.sql_type)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Table {
+    /// The catalog's key: bare in the first schema, `schema.table` elsewhere.
     pub name: String,
+    /// The schema-qualified, quoted name statements use.
+    pub sql_name: String,
+    /// A partitioned table, whose ctids repeat across its partitions.
+    #[serde(default)]
+    pub partitioned: bool,
     pub columns: Vec<Column>,
     #[serde(default)]
     pub primary_key: Option<Vec<String>>,
@@ -67,17 +91,24 @@ impl Table {
         self.columns.iter().find(|c| c.name == name)
     }
 
-    /// Columns that identify a row: the primary key, or the row's ctid.
+    /// Columns that identify a row: the primary key, else the row's ctid,
+    /// qualified by its partition (`tableoid`) where ctids repeat.
     pub fn identity(&self) -> Vec<String> {
-        self.primary_key
-            .clone()
-            .unwrap_or_else(|| vec!["ctid".to_string()])
+        match (&self.primary_key, self.partitioned) {
+            (Some(key), _) => key.clone(),
+            (None, false) => vec!["ctid".to_string()],
+            (None, true) => vec!["tableoid".to_string(), "ctid".to_string()],
+        }
     }
 
-    /// The SQL type to cast a value of `column` to (`tid` for ctid).
+    /// The SQL type to cast a value of `column` to (`tid` for ctid, `oid`
+    /// for tableoid).
     pub fn type_of(&self, column: &str) -> String {
-        self.column(column)
-            .map_or_else(|| "tid".to_string(), |c| c.sql_type.clone())
+        match self.column(column) {
+            Some(c) => c.sql_type.clone(),
+            None if column == "tableoid" => "oid".to_string(),
+            None => "tid".to_string(),
+        }
     }
 
     pub fn has_unique(&self, columns: &[String]) -> bool {
@@ -105,22 +136,35 @@ struct Raw {
 
 const QUERY: &str = r#"
 WITH rels AS (
-  SELECT c.oid, c.relname FROM pg_class c
+  SELECT c.oid, c.relkind = 'p' AS partitioned,
+    CASE WHEN n.nspname = current_schema() THEN c.relname::text
+         ELSE n.nspname || '.' || c.relname END AS relname,
+    quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS sql_name
+  FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+  -- Every user schema: a foreign key from a schema off the search_path
+  -- blocks a delete just the same. Partitions are reached through their parent.
+  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
+    AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 ),
 cols AS (
   SELECT a.attrelid, json_agg(json_build_object(
       'name', a.attname,
       'sql_type', format_type(a.atttypid, a.atttypmod),
-      'not_null', a.attnotnull,
-      'has_default', a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '',
+      'base_type', CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END,
+      'generated', a.attgenerated <> '' OR a.attidentity = 'a',
+      'not_null', a.attnotnull OR coalesce(t.typnotnull, false),
+      'has_default', a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> ''
+                     OR t.typdefault IS NOT NULL,
       'labels', (SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder)
-                 FROM pg_enum e WHERE e.enumtypid = a.atttypid),
+                 FROM pg_enum e WHERE e.enumtypid = CASE WHEN t.typtype = 'd'
+                                                         THEN t.typbasetype ELSE a.atttypid END),
       'max_length', CASE WHEN a.atttypid IN (1042, 1043) AND a.atttypmod > 4
                          THEN a.atttypmod - 4 END
     ) ORDER BY a.attnum) AS columns
   FROM pg_attribute a JOIN rels r ON r.oid = a.attrelid
+  LEFT JOIN pg_type t ON t.oid = a.atttypid
   WHERE a.attnum > 0 AND NOT a.attisdropped
   GROUP BY a.attrelid
 ),
@@ -139,7 +183,8 @@ uniq AS (
 )
 SELECT json_build_object(
   'tables', (SELECT json_agg(json_build_object(
-      'name', r.relname, 'columns', c.columns,
+      'name', r.relname, 'sql_name', r.sql_name, 'partitioned', r.partitioned,
+      'columns', c.columns,
       'primary_key', u.primary_key, 'unique', coalesce(u.unique_sets, '[]'::json))
     ORDER BY r.relname)
     FROM rels r JOIN cols c ON c.attrelid = r.oid LEFT JOIN uniq u ON u.indrelid = r.oid),
@@ -156,7 +201,7 @@ SELECT json_build_object(
     FROM pg_constraint con
     JOIN rels ch ON ch.oid = con.conrelid
     JOIN rels pa ON pa.oid = con.confrelid
-    WHERE con.contype = 'f')
+    WHERE con.contype = 'f' AND con.conparentid = 0)
 )::text
 "#;
 
@@ -182,6 +227,12 @@ impl Catalog {
 
     pub fn table(&self, name: &str) -> Option<&Table> {
         self.tables.get(name)
+    }
+
+    /// The name statements use for the table the catalog calls `name`.
+    pub fn sql_name(&self, name: &str) -> String {
+        self.table(name)
+            .map_or_else(|| crate::sql::ident(name), |t| t.sql_name.clone())
     }
 
     /// Foreign keys pointing at `table`.

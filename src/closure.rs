@@ -41,7 +41,7 @@ pub async fn walk(db: &mut Db, catalog: &Catalog, fixture: &Fixture, mode: Mode)
     let mut doomed = Doomed::new();
 
     // Level 0: the fixture rows as they exist, with the columns others reference.
-    let mut roots_sql = Vec::new();
+    let mut roots = Vec::new();
     for t in &fixture.tables {
         let Some(table) = catalog.table(&t.table) else {
             continue;
@@ -59,22 +59,21 @@ pub async fn walk(db: &mut Db, catalog: &Catalog, fixture: &Fixture, mode: Mode)
             .iter()
             .map(|k| (k.clone(), table.type_of(k)))
             .collect();
-        roots_sql.push(format!(
-            "{}, (SELECT json_agg({}) FROM {} t WHERE ({}) IN {})",
-            sql::literal(&t.table),
-            walker.fetch_object(&t.table, "t"),
-            sql::ident(&t.table),
-            sql::columns(&t.key, Some("t")),
-            sql::key_tuples(&Value::Array(keys), &typed),
+        roots.push((
+            t.table.clone(),
+            format!(
+                "SELECT json_agg({}) FROM {} t WHERE ({}) IN {}",
+                walker.fetch_object(&t.table, "t"),
+                table.sql_name,
+                sql::columns(&t.key, Some("t")),
+                sql::key_tuples(&Value::Array(keys), &typed),
+            ),
         ));
     }
     let mut frontier: BTreeMap<String, Vec<(Row, BTreeSet<Tag>)>> = BTreeMap::new();
-    if !roots_sql.is_empty() {
+    if !roots.is_empty() {
         let found = db
-            .json(
-                format!("SELECT json_build_object({})::text", roots_sql.join(", ")),
-                1,
-            )
+            .json(format!("SELECT {}::text", sql::labelled(&roots)), 1)
             .await?;
         for t in &fixture.tables {
             let tags: HashMap<String, &Vec<Tag>> = t
@@ -124,17 +123,7 @@ pub async fn walk(db: &mut Db, catalog: &Catalog, fixture: &Fixture, mode: Mode)
         if edges.is_empty() {
             break;
         }
-        let parts: Vec<String> = edges
-            .iter()
-            .enumerate()
-            .map(|(i, fk)| walker.edge_query(i, fk, &frontier[&fk.ref_table]))
-            .collect();
-        let found = db
-            .json(
-                format!("SELECT json_build_object({})::text", parts.join(", ")),
-                1,
-            )
-            .await?;
+        let found = db.json(walker.level_query(&edges, &frontier), 1).await?;
         let mut next: BTreeMap<String, Vec<(Row, BTreeSet<Tag>)>> = BTreeMap::new();
         for (i, fk) in edges.iter().enumerate() {
             let parent_tags = tags_by_referenced(&frontier[&fk.ref_table], &fk.ref_columns);
@@ -224,20 +213,14 @@ pub fn delete_statement(catalog: &Catalog, table: &str, found: &Found) -> String
     let target = found
         .identity
         .iter()
-        .map(|c| {
-            if c == "ctid" {
-                "ctid".to_string()
-            } else {
-                sql::ident(c)
-            }
-        })
+        .map(|c| system_column(c).unwrap_or_else(|| sql::ident(c)))
         .collect::<Vec<_>>()
         .join(", ");
     sql::counted(
         table,
         &format!(
             "DELETE FROM {} WHERE ({target}) IN {}",
-            sql::ident(table),
+            catalog.sql_name(table),
             sql::key_tuples(&Value::Array(keys), &typed)
         ),
     )
@@ -255,8 +238,8 @@ impl Walker<'_> {
             .unwrap_or_default()
     }
 
-    /// `json_build_object(...)` of a row's identity and every column another
-    /// table's foreign key references.
+    /// A `json` object of a row's identity and every column another table's
+    /// foreign key references.
     fn fetch_object(&self, table: &str, alias: &str) -> String {
         let mut cols = self.identity(table);
         for fk in self.catalog.referencing(table) {
@@ -266,38 +249,71 @@ impl Walker<'_> {
                 }
             }
         }
-        let fields = cols
+        let fields: Vec<(String, String)> = cols
             .iter()
             .map(|c| {
-                let value = if c == "ctid" {
-                    format!("{alias}.ctid::text")
-                } else {
-                    format!("{alias}.{}", sql::ident(c))
+                let value = match system_column(c) {
+                    Some(name) => format!("{alias}.{name}::text"),
+                    None => format!("{alias}.{}", sql::ident(c)),
                 };
-                format!("{}, {value}", sql::literal(c))
+                (c.clone(), value)
             })
-            .collect::<Vec<_>>()
-            .join(", ");
-        format!("json_build_object({fields})")
+            .collect();
+        sql::object(&fields)
     }
 
-    /// Rows of `fk.table` referencing any frontier row of `fk.ref_table`, each
-    /// with `_via`: the referenced values, to inherit the parent's tags.
-    fn edge_query(&self, i: usize, fk: &ForeignKey, parents: &[(Row, BTreeSet<Tag>)]) -> String {
+    /// One statement for a whole level of the walk, whatever its number of
+    /// edges: each frontier table's rows are sent once, as a CTE, and every
+    /// edge is a labelled subquery (its index) of the rows referencing them,
+    /// each with `_via`: the referenced values, to inherit the parent's tags.
+    fn level_query(
+        &self,
+        edges: &[&ForeignKey],
+        frontier: &BTreeMap<String, Vec<(Row, BTreeSet<Tag>)>>,
+    ) -> String {
+        let parents: Vec<&String> = frontier.keys().collect();
+        let ctes = parents
+            .iter()
+            .enumerate()
+            .map(|(i, table)| {
+                let rows: Vec<Value> = frontier[*table]
+                    .iter()
+                    .map(|(r, _)| Value::Object(r.clone()))
+                    .collect();
+                format!(
+                    "p{i} AS MATERIALIZED (SELECT e FROM json_array_elements({}) e)",
+                    sql::json(&Value::Array(rows))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",\n");
+        let parts: Vec<(String, String)> = edges
+            .iter()
+            .enumerate()
+            .map(|(i, fk)| {
+                let p = parents
+                    .iter()
+                    .position(|t| **t == fk.ref_table)
+                    .expect("every edge points at a frontier table");
+                (i.to_string(), self.edge_query(fk, &format!("p{p}")))
+            })
+            .collect();
+        format!("WITH {ctes}\nSELECT {}::text", sql::labelled(&parts))
+    }
+
+    /// Rows of `fk.table` referencing any row of the CTE `parents`.
+    fn edge_query(&self, fk: &ForeignKey, parents: &str) -> String {
         let child = self
             .catalog
             .table(&fk.table)
             .expect("foreign keys come from the catalog");
-        let wanted: Vec<Value> = parents
-            .iter()
-            .map(|(r, _)| Value::Object(r.clone()))
-            .collect();
-        let typed: Vec<(String, String)> = fk
+        let wanted = fk
             .ref_columns
             .iter()
             .zip(&fk.columns)
-            .map(|(rc, c)| (rc.clone(), child.type_of(c)))
-            .collect();
+            .map(|(rc, c)| format!("(e->>{})::{}", sql::literal(rc), child.type_of(c)))
+            .collect::<Vec<_>>()
+            .join(", ");
         let via = fk
             .columns
             .iter()
@@ -305,14 +321,17 @@ impl Walker<'_> {
             .collect::<Vec<_>>()
             .join(", ");
         format!(
-            "{}, (SELECT json_agg(({}::jsonb || jsonb_build_object('_via', json_build_array({via})))::json) FROM {} c WHERE ({}) IN {})",
-            sql::literal(&i.to_string()),
+            "SELECT json_agg(({}::jsonb || jsonb_build_object('_via', json_build_array({via})))::json) FROM {} c WHERE ({}) IN (SELECT {wanted} FROM {parents})",
             self.fetch_object(&fk.table, "c"),
-            sql::ident(&fk.table),
+            child.sql_name,
             sql::columns(&fk.columns, Some("c")),
-            sql::key_tuples(&Value::Array(wanted), &typed),
         )
     }
+}
+
+/// The system columns a row is identified by when its table has no primary key.
+fn system_column(name: &str) -> Option<String> {
+    matches!(name, "ctid" | "tableoid").then(|| name.to_string())
 }
 
 /// Parent rows' tags keyed by the JSON array of their referenced values,

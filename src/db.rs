@@ -176,12 +176,19 @@ pub fn sqlstate(error: &sqlx::Error) -> Option<String> {
 }
 
 /// A failure for an error while running statements on an open connection.
+/// Only errors a second attempt can get past (a lost connection, a
+/// serialization failure, a deadlock, a lock wait, a server restarting) say to
+/// run the command again; the rest would fail the same way.
 pub fn query_failure(shown: &str, error: &sqlx::Error) -> Failure {
     let detail = match error {
         sqlx::Error::Database(db) => redact::redact(db.message()),
         other => redact::redact(&other.to_string()),
     };
-    let (exit, advice) = match sqlstate(error).as_deref() {
+    let code = sqlstate(error);
+    if let Some(code) = &code {
+        tracing::debug!("PostgreSQL at {shown} answered SQLSTATE {code}: {detail}");
+    }
+    let (exit, advice) = match code.as_deref() {
         Some("55P03") => (
             ExitCode::LockTimeout,
             "another fictures-seed run holds the fixture lock; wait for it or raise --lock-timeout",
@@ -190,17 +197,29 @@ pub fn query_failure(shown: &str, error: &sqlx::Error) -> Failure {
             ExitCode::Database,
             "a statement ran past --statement-timeout; raise it or check the server's load",
         ),
+        Some("40001") | Some("40P01") => (
+            ExitCode::Database,
+            "the transaction met a concurrent one (serialization failure or deadlock) and was rolled back, so nothing was written; run the command again",
+        ),
+        Some(c) if c.starts_with("08") || c.starts_with("57P") || c == "53300" => (
+            ExitCode::Connect,
+            "the server dropped or refused the session; the transaction was rolled back, so run the command again",
+        ),
         Some("25006") | Some("42501") => (
             ExitCode::Database,
             "the database role may not write here; connect as a role that can insert and delete",
         ),
         Some(c) if c.starts_with("42") || c == "22P02" => (
             ExitCode::Schema,
-            "the database schema differs from what the seed file expects; check that --database-url points at the app's database",
+            "the database schema differs from what the seed file expects; nothing was committed; run `fictures-seed doctor` to see where",
         ),
         Some(c) if c.starts_with("23") => (
             ExitCode::Database,
-            "a row outside the fixture conflicts with it; nothing was written",
+            "a row outside the fixture conflicts with it; nothing was committed",
+        ),
+        Some(c) if c.starts_with("54") => (
+            ExitCode::Database,
+            "a PostgreSQL limit was exceeded, so running the command again would fail the same way; nothing was committed; report this with the output of `-vv`",
         ),
         None if matches!(
             error,
@@ -214,7 +233,7 @@ pub fn query_failure(shown: &str, error: &sqlx::Error) -> Failure {
         }
         _ => (
             ExitCode::Database,
-            "nothing was committed; run the command again",
+            "nothing was committed, and running the command again would fail the same way; run `fictures-seed doctor`, and report this with the output of `-v` if it finds nothing",
         ),
     };
     Failure::new(

@@ -66,6 +66,8 @@ pub struct TableRows {
     pub required: Vec<String>,
     /// Columns written on insert but neither verified nor restored.
     pub unowned: Vec<String>,
+    /// Columns that hold a logical state of the fixture → that state's name.
+    pub states: BTreeMap<String, &'static str>,
     pub rows: Vec<FixtureRow>,
 }
 
@@ -76,6 +78,7 @@ impl TableRows {
             key: key.iter().map(|s| s.to_string()).collect(),
             required: required.iter().map(|s| s.to_string()).collect(),
             unowned: Vec::new(),
+            states: BTreeMap::new(),
             rows: Vec::new(),
         }
     }
@@ -125,6 +128,42 @@ fn toml_json(value: &toml::Value, fill: &dyn Fn(&str) -> String) -> Value {
                 .collect(),
         ),
     }
+}
+
+/// The id of the `n`-th `[[entity]]` row of `table` in story `story`.
+fn entity_id(table: &str, story: &str, n: u32) -> String {
+    ids::derive(&["entity", table, story, &n.to_string()])
+}
+
+/// `text` with every `{entity:TABLE}` / `{entity:TABLE:N}` replaced by the id
+/// of that entity row of `story` (the seed file's validator vouches for them).
+fn fill_entities(text: &str, story: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{entity:") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + "{entity:".len()..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let inner = &after[..end];
+        let (table, n) = match inner.rsplit_once(':').map(|(t, n)| (t, n.parse::<u32>())) {
+            Some((table, Ok(n))) => (table, n),
+            _ => (inner, 1),
+        };
+        out.push_str(&entity_id(table, story, n));
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The story a row belongs to, from its cache tags.
+fn story_of(tags: &[Tag]) -> Option<&str> {
+    tags.iter()
+        .find(|(k, _)| *k == Kind::Story)
+        .map(|(_, id)| id.as_str())
 }
 
 pub fn key_string(key: &[String], row: &Row) -> String {
@@ -419,9 +458,10 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Entities and `[tables]` adjustments, then the fixture itself.
+    /// Entities, states and `[tables]` adjustments, then the fixture itself.
     fn finish(&self, mut tables: Vec<TableRows>) -> Fixture {
         self.entities(&mut tables);
+        self.place_states(&mut tables);
         for t in &mut tables {
             if let Some(spec) = self.file.tables.get(&t.table) {
                 self.apply(spec, t);
@@ -452,9 +492,10 @@ impl<'a> Builder<'a> {
                     .to_string();
                 let start = (i as i64 + 1) * STORY_SPACING;
                 for n in 1..=spec.count {
-                    let id = ids::derive(&["entity", &spec.table, &sid, &n.to_string()]);
+                    let id = entity_id(&spec.table, &sid, n);
                     let fill = |text: &str| {
-                        text.replace("{id}", &id)
+                        fill_entities(text, &sid)
+                            .replace("{id}", &id)
                             .replace("{n}", &n.to_string())
                             .replace("{story}", &sid)
                             .replace("{owner}", &owner)
@@ -495,14 +536,60 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Moves each logical state (and its timestamp) to where `[states]` says
+    /// it lives now, with that column's values. The state's column is
+    /// recorded, so fitting can name the edit when the database lacks it.
+    fn place_states(&self, tables: &mut [TableRows]) {
+        for state in &crate::seedfile::LOGICAL_STATES {
+            let Some(t) = tables.iter_mut().find(|t| t.table == state.table) else {
+                continue;
+            };
+            let Some(spec) = self.file.states.get(state.name).map(|s| s.get_ref()) else {
+                t.states.insert(state.column.to_string(), state.name);
+                continue;
+            };
+            if !spec.column.is_empty() {
+                t.states.insert(spec.column.clone(), state.name);
+            }
+            let at = spec.at.as_deref().or(state.at).filter(|a| !a.is_empty());
+            for row in &mut t.rows {
+                let logical = row.values.remove(state.column);
+                let reached = state.at.and_then(|a| row.values.remove(a));
+                let on = logical.as_ref().and_then(Value::as_str) == Some(state.values[0]);
+                if !spec.column.is_empty() {
+                    let written = match logical {
+                        Some(Value::String(l)) => {
+                            Value::String(spec.labels.get(&l).cloned().unwrap_or(l))
+                        }
+                        other => other.unwrap_or(Value::Null),
+                    };
+                    row.values.insert(spec.column.clone(), written);
+                }
+                if let Some(at) = at {
+                    // A state that had no timestamp of its own (a story's) is
+                    // reached when its row was created.
+                    let when = match reached {
+                        Some(v) => v,
+                        None if on => row.values.get("created_at").cloned().unwrap_or(Value::Null),
+                        None => Value::Null,
+                    };
+                    row.values.insert(at.to_string(), when);
+                }
+            }
+        }
+    }
+
     /// `[tables.NAME]`: ownership, required columns, fixed and generated values.
     fn apply(&self, spec: &crate::seedfile::TableSpec, t: &mut TableRows) {
         t.unowned = spec.unowned.clone();
         t.required.extend(spec.required.iter().cloned());
         for row in &mut t.rows {
             let key = key_string(&t.key, &row.values);
+            let story = story_of(&row.tags).unwrap_or_default().to_string();
             for (column, value) in &spec.set {
-                let v = toml_json(value, &|text: &str| text.replace("{id}", &key));
+                let v = toml_json(value, &|text: &str| {
+                    fill_entities(text, &story).replace("{id}", &key)
+                });
                 row.values.insert(column.clone(), v);
             }
             for (column, faker) in &spec.fake {

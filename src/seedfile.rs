@@ -33,6 +33,10 @@ pub struct SeedFile {
     /// Extra rows per story that fixture rows must point at (parts, characters, ...).
     #[serde(default)]
     pub entity: Vec<Spanned<EntitySpec>>,
+    /// Where each logical state of the fixture lives, when the app moved it
+    /// (`story`, `chapter`, `scene`).
+    #[serde(default)]
+    pub states: BTreeMap<String, Spanned<StateSpec>>,
     #[serde(default)]
     pub scale: ScaleSpec,
     #[serde(default)]
@@ -214,7 +218,8 @@ pub struct TableSpec {
     /// Columns the table must have; others the fixture sets are skipped when absent.
     #[serde(default)]
     pub required: Vec<String>,
-    /// Fixed values (`{id}` is replaced by the row's id); owned like generated ones.
+    /// Fixed values (`{id}` is replaced by the row's id, `{entity:TABLE[:N]}`
+    /// by the id of the row's story's N-th entity); owned like generated ones.
     #[serde(default)]
     pub set: BTreeMap<String, toml::Value>,
     /// Generated values by generator name (see `FAKERS`).
@@ -233,7 +238,8 @@ pub struct EntitySpec {
     /// How many per story (default 1); `{n}` counts them.
     #[serde(default = "one")]
     pub count: u32,
-    /// Column → value; strings may use {id}, {n}, {story}, {owner}, {time}.
+    /// Column → value; strings may use {id}, {n}, {story}, {owner}, {time},
+    /// and {entity:TABLE[:N]} of an entity declared above.
     #[serde(default)]
     pub values: BTreeMap<String, toml::Value>,
     /// `table.column`s of fixture rows that must point at this entity (the first one).
@@ -244,6 +250,58 @@ pub struct EntitySpec {
 fn one() -> u32 {
     1
 }
+
+/// Where a logical state of the fixture is written: its column, the value
+/// written for each logical state, and the column holding when it was reached.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateSpec {
+    /// The column that holds the state; `""` writes it nowhere.
+    pub column: String,
+    /// Logical state → the value written (unlisted ones are written as they are).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// The timestamp column set when the state is the "on" one (published or
+    /// public); `""` writes none. Default: where the fixture writes it today.
+    pub at: Option<String>,
+}
+
+/// A logical state of the fixture and where it lives unless `[states]` moves it.
+pub struct LogicalState {
+    pub name: &'static str,
+    pub table: &'static str,
+    pub column: &'static str,
+    /// Its states, the "on" one (which gets the timestamp) first.
+    pub values: [&'static str; 2],
+    /// Where the timestamp of the "on" state is written by default.
+    pub at: Option<&'static str>,
+}
+
+/// The fixture's logical states: a story's status, a chapter being
+/// published, a scene being public.
+pub const LOGICAL_STATES: [LogicalState; 3] = [
+    LogicalState {
+        name: "story",
+        table: "stories",
+        column: "status",
+        values: ["published", "writing"],
+        at: None,
+    },
+    LogicalState {
+        name: "chapter",
+        table: "chapters",
+        column: "status",
+        values: ["published", "writing"],
+        at: Some("published_at"),
+    },
+    LogicalState {
+        name: "scene",
+        table: "scenes",
+        column: "visibility",
+        values: ["public", "unlisted"],
+        at: Some("published_at"),
+    },
+];
 
 /// The logical story and chapter states; the database's labels are checked later.
 pub const STATUSES: [&str; 2] = ["writing", "published"];
@@ -274,6 +332,38 @@ pub fn parse(text: &str, origin: &str) -> Result<SeedFile> {
     })?;
     Validator { text, origin }.check(&file)?;
     Ok(file)
+}
+
+/// `{entity:TABLE}` / `{entity:TABLE:N}` references in a value, as (TABLE, N).
+pub fn entity_refs(value: &toml::Value) -> Vec<(String, u32)> {
+    match value {
+        toml::Value::String(s) => s
+            .split("{entity:")
+            .skip(1)
+            .filter_map(|rest| rest.split_once('}'))
+            .map(|(inner, _)| match inner.rsplit_once(':') {
+                Some((table, n)) if n.parse::<u32>().is_ok() => {
+                    (table.to_string(), n.parse().unwrap_or(0))
+                }
+                _ => (inner.to_string(), 1),
+            })
+            .collect(),
+        toml::Value::Array(a) => a.iter().flat_map(entity_refs).collect(),
+        toml::Value::Table(t) => t.values().flat_map(entity_refs).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn unknown_entity(declared: &BTreeMap<&str, u32>, (table, n): &(String, u32)) -> Option<String> {
+    match declared.get(table.as_str()) {
+        None => Some(format!(
+            "`{{entity:{table}}}` names no [[entity]] declared before it; add an [[entity]] with table = \"{table}\" above this use"
+        )),
+        Some(&count) if *n == 0 || *n > count => Some(format!(
+            "`{{entity:{table}:{n}}}` is out of range: the [[entity]] for {table} makes {count} per story (1..={count})"
+        )),
+        Some(_) => None,
+    }
 }
 
 /// `:line:column` of a byte offset, for messages.
@@ -315,6 +405,8 @@ impl Validator<'_> {
         self.check_stories(file, &mut seen_ids)?;
         self.check_community(file)?;
         self.check_extensions(file)?;
+        self.check_states(file)?;
+        self.check_entity_refs(file)?;
         self.check_scale(file, &mut seen_ids)
     }
 
@@ -348,6 +440,86 @@ impl Validator<'_> {
             ))),
             None => Ok(()),
         }
+    }
+
+    fn check_states(&self, file: &SeedFile) -> Result<()> {
+        let names: Vec<&str> = LOGICAL_STATES.iter().map(|s| s.name).collect();
+        for (name, spec) in &file.states {
+            let Some(state) = LOGICAL_STATES.iter().find(|s| s.name == name) else {
+                return Err(self.fail(
+                    spec.span(),
+                    &format!("states.{name}"),
+                    format!(
+                        "`{name}` is not a state of the fixture; use one of {}",
+                        names.join(", ")
+                    ),
+                ));
+            };
+            if let Some(label) = spec
+                .get_ref()
+                .labels
+                .keys()
+                .find(|l| !state.values.contains(&l.as_str()))
+            {
+                return Err(self.fail(
+                    spec.span(),
+                    &format!("states.{name}.labels"),
+                    format!(
+                        "`{label}` is not a {name} state; the {name} states are {}",
+                        state.values.join(" and ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `{entity:TABLE}` and `{entity:TABLE:N}` must name an `[[entity]]`
+    /// declared before their use, within its count, in rows that belong to a story.
+    fn check_entity_refs(&self, file: &SeedFile) -> Result<()> {
+        let counts = |upto: usize| -> BTreeMap<&str, u32> {
+            file.entity[..upto]
+                .iter()
+                .map(|e| (e.get_ref().table.as_str(), e.get_ref().count))
+                .collect()
+        };
+        let all = counts(file.entity.len());
+        for (table, spec) in &file.tables {
+            let field = format!("tables.{table}.set");
+            for value in spec.set.values() {
+                for r in entity_refs(value) {
+                    let problem = if matches!(table.as_str(), "users" | "api_keys") {
+                        Some(format!(
+                            "`{{entity:{}}}` needs a row that belongs to a story, and {table} rows belong to none",
+                            r.0
+                        ))
+                    } else {
+                        unknown_entity(&all, &r)
+                    };
+                    if let Some(problem) = problem {
+                        return Err(Failure::usage(format!(
+                            "{}: field `{field}`: {problem}",
+                            self.origin
+                        )));
+                    }
+                }
+            }
+        }
+        for (i, entity) in file.entity.iter().enumerate() {
+            let before = counts(i);
+            for value in entity.get_ref().values.values() {
+                for r in entity_refs(value) {
+                    if let Some(problem) = unknown_entity(&before, &r) {
+                        return Err(self.fail(
+                            entity.span(),
+                            &format!("entity[{i}].values"),
+                            problem,
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn check_extensions(&self, file: &SeedFile) -> Result<()> {

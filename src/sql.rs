@@ -56,6 +56,47 @@ pub fn key_tuples(rows: &Value, key: &[(String, String)]) -> String {
     )
 }
 
+/// PostgreSQL passes at most 100 arguments to a function, so no
+/// `json_build_object` here ever takes more than 50 pairs.
+const PAIRS_PER_CALL: usize = 50;
+
+/// A `json` object of `(key, SQL expression)` pairs, however many: objects
+/// wider than one `json_build_object` call are built in chunks and merged.
+pub fn object(pairs: &[(String, String)]) -> String {
+    let call = |f: &str, chunk: &[(String, String)]| {
+        let args = chunk
+            .iter()
+            .map(|(k, v)| format!("{}, {v}", literal(k)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("{f}({args})")
+    };
+    if pairs.len() <= PAIRS_PER_CALL {
+        return call("json_build_object", pairs);
+    }
+    let merged = pairs
+        .chunks(PAIRS_PER_CALL)
+        .map(|chunk| call("jsonb_build_object", chunk))
+        .collect::<Vec<_>>()
+        .join(" || ");
+    format!("({merged})::json")
+}
+
+/// `(SELECT json_object_agg(k, v) FROM (VALUES …))`: one `json` object of
+/// labelled subquery results, with no limit on their number (a function
+/// call would stop at 100 arguments). `'{}'` when there are none.
+pub fn labelled(parts: &[(String, String)]) -> String {
+    if parts.is_empty() {
+        return "'{}'::json".to_string();
+    }
+    let rows = parts
+        .iter()
+        .map(|(label, expr)| format!("({}, ({expr})::json)", literal(label)))
+        .collect::<Vec<_>>()
+        .join(",\n  ");
+    format!("(SELECT json_object_agg(k, v) FROM (VALUES {rows}) s(k, v))")
+}
+
 /// `WITH w AS (<statement> RETURNING 1) SELECT <label>, count(*) FROM w`:
 /// a write that reports how many rows it touched, labelled for the caller.
 pub fn counted(label: &str, statement: &str) -> String {
@@ -68,6 +109,26 @@ pub fn counted(label: &str, statement: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wide_objects_are_built_in_calls_of_at_most_fifty_pairs() {
+        let pairs: Vec<(String, String)> =
+            (0..120).map(|i| (format!("k{i}"), i.to_string())).collect();
+        let built = object(&pairs);
+        assert_eq!(built.matches("jsonb_build_object(").count(), 3);
+        assert!(built.starts_with("(jsonb_build_object(E'k0', 0"));
+        assert_eq!(object(&pairs[..2]), "json_build_object(E'k0', 0, E'k1', 1)");
+    }
+
+    #[test]
+    fn labelled_parts_need_no_function_arguments() {
+        assert_eq!(labelled(&[]), "'{}'::json");
+        let parts = vec![("a".to_string(), "SELECT 1".to_string())];
+        assert_eq!(
+            labelled(&parts),
+            "(SELECT json_object_agg(k, v) FROM (VALUES (E'a', (SELECT 1)::json)) s(k, v))"
+        );
+    }
 
     #[test]
     fn literals_and_identifiers_are_escaped() {

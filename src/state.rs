@@ -36,12 +36,14 @@ pub fn query(fixture: &Fixture, counters: &[CounterSpec]) -> String {
             .map(|k| format!("t.{0} = d.{0}", sql::ident(k)))
             .collect::<Vec<_>>()
             .join(" AND ");
-        parts.push(format!(
-            "{}, (SELECT coalesce(json_agg(json_build_array(to_json(d), to_json(t))), '[]'::json) \
-             FROM json_populate_recordset(NULL::{table}, {rows}) d LEFT JOIN {table} t ON {join})",
-            sql::literal(&format!("t:{}", t.table)),
-            table = sql::ident(&t.table),
-            rows = sql::json(&Value::Array(rows)),
+        parts.push((
+            format!("t:{}", t.table),
+            format!(
+                "SELECT coalesce(json_agg(json_build_array(to_json(d), to_json(t))), '[]'::json) \
+             FROM json_populate_recordset(NULL::{table}, {rows}) d LEFT JOIN {table} t ON {join}",
+                table = sql::ident(&t.table),
+                rows = sql::json(&Value::Array(rows)),
+            ),
         ));
     }
     for c in counters {
@@ -54,20 +56,22 @@ pub fn query(fixture: &Fixture, counters: &[CounterSpec]) -> String {
             .iter()
             .filter_map(|r| r.values.get(key).cloned())
             .collect();
-        parts.push(format!(
-            "{label}, (SELECT coalesce(json_object_agg(p.{key}, json_build_array(p.{col}, \
+        parts.push((
+            format!("c:{}.{}", c.table, c.column),
+            format!(
+                "SELECT coalesce(json_object_agg(p.{key}, json_build_array(p.{col}, \
              (SELECT count(*) FROM {rows_in} x WHERE x.{via} = p.{key}))), '{{}}'::json) \
-             FROM {table} p WHERE p.{key}::text IN (SELECT json_array_elements_text({ids})))",
-            label = sql::literal(&format!("c:{}.{}", c.table, c.column)),
-            key = sql::ident(key),
-            col = sql::ident(&c.column),
-            rows_in = sql::ident(&c.rows_in),
-            via = sql::ident(&c.via),
-            table = sql::ident(&c.table),
-            ids = sql::json(&Value::Array(ids)),
+             FROM {table} p WHERE p.{key}::text IN (SELECT json_array_elements_text({ids}))",
+                key = sql::ident(key),
+                col = sql::ident(&c.column),
+                rows_in = sql::ident(&c.rows_in),
+                via = sql::ident(&c.via),
+                table = sql::ident(&c.table),
+                ids = sql::json(&Value::Array(ids)),
+            ),
         ));
     }
-    format!("SELECT json_build_object({})::text", parts.join(", "))
+    format!("SELECT {}::text", sql::labelled(&parts))
 }
 
 /// Runs the state query (in whatever transaction the caller opened).

@@ -1,7 +1,9 @@
 //! `doctor`: reads the target's catalog (read-only) and says, per table, what
 //! `seed` would write, which columns it would infer and how, what cannot fit,
-//! and which dependent tables `teardown` would clear. Exit 0 when `seed`
-//! would succeed, the schema code otherwise.
+//! and which dependent tables `teardown` would clear. It then makes the reads
+//! `verify`, `seed --prune` and `teardown` make and has PostgreSQL plan (not
+//! run) every statement `seed` and `teardown` would send, so it cannot pass
+//! where they would fail. Exit 0 when all of that succeeds.
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -10,9 +12,11 @@ use serde::Serialize;
 
 use crate::catalog::Catalog;
 use crate::cli::Global;
+use crate::closure::{self, Mode};
 use crate::compat::Fit;
-use crate::engine::{self, Adoption};
+use crate::engine::{self, Adoption, Target};
 use crate::error::{ExitCode, Result};
+use crate::plan;
 use crate::report::Report;
 use crate::seedfile;
 use crate::settings::Targets;
@@ -27,13 +31,26 @@ pub struct Diagnosis {
     /// Tables outside the fixture whose rows teardown would clear when they
     /// reference fixture rows (through NO ACTION, RESTRICT or CASCADE keys).
     pub dependents: Vec<String>,
+    /// What the other commands' reads found, when they could be made.
+    pub rehearsal: Option<Rehearsal>,
+}
+
+/// The other commands' reads and planned statements, made read-only.
+#[derive(Debug, Default, Serialize)]
+pub struct Rehearsal {
+    /// Rows hanging off the fixture: `verify` reports them, `seed --prune` removes them.
+    pub extra_rows: usize,
+    /// Rows `teardown` would delete, fixture rows included.
+    pub teardown_rows: usize,
+    /// Statements of `seed` and `teardown` that PostgreSQL planned without running.
+    pub statements_planned: usize,
 }
 
 pub async fn run(g: &Global) -> Result<Outcome> {
     let started = Instant::now();
     let file = seedfile::load(&g.seed_file)?;
     let targets = Targets::resolve(g, true)?;
-    let (target, fit) = engine::inspect(g, &targets, file, Adoption::Strict, 0).await?;
+    let (mut target, mut fit) = engine::inspect(g, &targets, file, Adoption::Strict, 0).await?;
     let fixture_tables: BTreeSet<String> = target
         .fixture
         .tables
@@ -41,21 +58,71 @@ pub async fn run(g: &Global) -> Result<Outcome> {
         .map(|t| t.table.clone())
         .collect();
     let dependents = dependents(&target.catalog, &fixture_tables);
-    let code = if fit.problems.is_empty() {
-        ExitCode::Ok
+    let mut code = ExitCode::Ok;
+    let mut rehearsal = None;
+    if fit.problems.is_empty() {
+        match rehearse(g, &mut target).await {
+            Ok(r) => rehearsal = Some(r),
+            Err(failure) => {
+                fit.problems.push(format!(
+                    "the reads and statements of verify, seed and teardown fail here: {}",
+                    failure.message
+                ));
+                code = failure.code;
+            }
+        }
     } else {
-        ExitCode::Schema
-    };
+        code = ExitCode::Schema;
+    }
     let mut report = Report {
         command: "doctor",
         dry_run: true,
         notes: target.notes.clone(),
         ..Report::default()
     };
-    report.doctor = Some(Diagnosis { fit, dependents });
+    report.doctor = Some(Diagnosis {
+        fit,
+        dependents,
+        rehearsal,
+    });
     target.finish(&mut report, None, started);
     target.db.close().await;
     Ok((report, code))
+}
+
+/// In one read-only transaction: the state `seed` and `verify` read, the
+/// walks of `seed --prune` / `verify` and of `teardown`, and an EXPLAIN of
+/// every statement `seed` and `teardown` would then send.
+async fn rehearse(g: &Global, target: &mut Target) -> Result<Rehearsal> {
+    let state = target.begin(g, false).await?;
+    let canonical = target.fixture.canonical(&target.file.scale.account_id());
+    let extras = closure::walk(&mut target.db, &target.catalog, &canonical, Mode::Extras).await?;
+    let mut removal = target.fixture.clone();
+    removal.add_scale_account(&target.file.scale.account_id());
+    let doomed = closure::walk(&mut target.db, &target.catalog, &removal, Mode::Teardown).await?;
+    let count = |d: &closure::Doomed| d.values().map(|f| f.rows.len()).sum::<usize>();
+    let mut rehearsal = Rehearsal {
+        extra_rows: count(&extras),
+        teardown_rows: count(&doomed),
+        statements_planned: 0,
+    };
+    let seed = plan::diff(&target.fixture, &state, extras, false);
+    let teardown = plan::diff(&removal, &state, doomed, true);
+    let mut statements = seed.statements(&target.fixture, &target.catalog);
+    statements.extend(teardown.statements(&removal, &target.catalog));
+    rehearsal.statements_planned = statements.len();
+    if !statements.is_empty() {
+        // EXPLAIN without ANALYZE plans a write without running it, which a
+        // read-only transaction allows.
+        let explained: Vec<String> = statements
+            .iter()
+            .map(|s| format!("EXPLAIN (COSTS OFF) {s}"))
+            .collect();
+        let n = explained.len() as u64;
+        target.db.batch(explained.join(";\n"), n).await?;
+    }
+    target.rollback().await?;
+    Ok(rehearsal)
 }
 
 /// Tables reachable from the fixture's tables by following references backwards.
@@ -88,6 +155,22 @@ impl Diagnosis {
             for s in &t.skipped {
                 out.push(format!("  skips {s} (not in this database)"));
             }
+            for s in &t.computed {
+                out.push(format!("  skips {s} (generated by this database)"));
+            }
+            for h in &t.hints {
+                out.push(format!("  hint: {h}"));
+            }
+        }
+        if let Some(r) = &self.rehearsal {
+            out.push(format!(
+                "verify finds {} rows hanging off the fixture (seed --prune removes them); teardown would delete {} rows",
+                r.extra_rows, r.teardown_rows
+            ));
+            out.push(format!(
+                "PostgreSQL planned all {} statements seed and teardown would send",
+                r.statements_planned
+            ));
         }
         if !self.dependents.is_empty() {
             out.push(format!(
