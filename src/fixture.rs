@@ -872,3 +872,52 @@ impl<'a> Builder<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entity_references_become_the_story_s_entity_ids() {
+        let story = "LGAbU_uuQe56exjKNAQn3";
+        let first = entity_id("settings", story, 1);
+        assert_eq!(fill_entities("{entity:settings}", story), first);
+        assert_eq!(fill_entities("{entity:settings:1}", story), first);
+        assert_eq!(
+            fill_entities("a {entity:settings:2} b {id}", story),
+            format!("a {} b {{id}}", entity_id("settings", story, 2))
+        );
+        assert_ne!(first, entity_id("settings", "E2d5Wt9opYf6y0midOc5r", 1));
+        assert_eq!(fill_entities("no {entity:open", story), "no {entity:open");
+    }
+
+    #[test]
+    fn states_move_to_their_new_column_with_their_labels_and_timestamp() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/variants/4-moved-states.toml"
+        ))
+        .unwrap();
+        let file = crate::seedfile::parse(&text, "variant 4").unwrap();
+        let credentials = Credentials::from_env(&file);
+        let fixture = build(&file, &created_accounts(&file), 0, &credentials);
+        let scenes = fixture.table("scenes").unwrap();
+        let first = &scenes.rows[0].values;
+        assert_eq!(first["novel_status"], "published");
+        assert!(first["published_at"].is_string());
+        assert!(!first.contains_key("visibility"));
+        let second = &scenes.rows[1].values;
+        assert_eq!(second["novel_status"], "draft");
+        assert!(second["published_at"].is_null());
+        assert_eq!(scenes.states.get("novel_status"), Some(&"scene"));
+        let chapters = fixture.table("chapters").unwrap();
+        assert!(!chapters.rows[0].values.contains_key("status"));
+        assert!(chapters.rows[0].values["published_at"].is_string());
+        assert!(
+            chapters.states.is_empty(),
+            "column = \"\" writes it nowhere"
+        );
+        let stories = fixture.table("stories").unwrap();
+        assert_eq!(stories.states.get("status"), Some(&"story"));
+    }
+}

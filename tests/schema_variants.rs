@@ -215,3 +215,83 @@ fn doctor_names_an_uninferable_column() {
     env.run(&["seed", "--quiet"]).expect(5);
     assert_eq!(env.count("SELECT count(*) FROM stories"), 0);
 }
+
+#[test]
+fn moved_states_and_id_lists_follow_the_seed_file() {
+    let env = TestEnv::new();
+    variant(&env, "4-moved-states.sql");
+    let file = seed_file("4-moved-states.toml");
+
+    // The canonical file names every edit variant 4 needs, and writes nothing.
+    let before = env.checksums();
+    let doctor = env.run(&["doctor", "--json"]).expect(5).json();
+    let problems = doctor["doctor"]["problems"].to_string();
+    for needle in [
+        "[labels.status]",
+        "[states.scene] column",
+        "`scenes.visibility`",
+        "[states.chapter] column",
+        "`chapters.status`",
+        "`scenes.setting_id` is required and its name says it holds a `settings` id",
+    ] {
+        assert!(problems.contains(needle), "{needle} not in {problems}");
+    }
+    let hints = doctor["doctor"]["tables"].to_string();
+    assert!(
+        hints.contains("chapters.setting_ids looks like a list of `settings` ids"),
+        "{hints}"
+    );
+    env.run(&["seed"]).expect(5);
+    assert_eq!(env.checksums(), before);
+
+    // The edited file fits, and its states land in their new columns.
+    let doctor = full_cycle(&env, &["--seed-file", &file]);
+    assert!(
+        !doctor["doctor"]["tables"]
+            .to_string()
+            .contains("setting_ids looks like"),
+        "the id list is filled now: {doctor}"
+    );
+    env.run(&["seed", "--quiet", "--seed-file", &file])
+        .expect(0);
+    let scenes = env.sql(&format!(
+        "SELECT string_agg(s.novel_status || ':' || (s.published_at IS NOT NULL), ',' ORDER BY s.order_index) \
+         FROM scenes s JOIN chapters c ON c.id = s.chapter_id WHERE c.story_id = '{STORY_1}' AND c.order_index = 2"
+    ));
+    assert_eq!(scenes, "published:true,draft:false,draft:false");
+    // Every scene and chapter points at its own story's settings, every part at its characters.
+    assert_eq!(
+        env.count(
+            "SELECT count(*) FROM scenes s JOIN chapters c ON c.id = s.chapter_id \
+             JOIN settings t ON t.id = s.setting_id AND t.story_id = c.story_id"
+        ),
+        45
+    );
+    assert_eq!(
+        env.count(
+            "SELECT count(*) FROM chapters c, json_array_elements_text(c.setting_ids) e(id) \
+             JOIN settings t ON t.id = e.id WHERE t.story_id = c.story_id"
+        ),
+        30
+    );
+    assert_eq!(
+        env.count(
+            "SELECT count(*) FROM parts p, json_array_elements_text(p.character_arcs) e(id) \
+             JOIN characters t ON t.id = e.id WHERE t.story_id = p.story_id"
+        ),
+        6
+    );
+    // A state moved by hand is drift that seed restores.
+    env.sql(&format!(
+        "UPDATE scenes SET novel_status = 'draft' WHERE novel_status = 'published' AND chapter_id IN (SELECT id FROM chapters WHERE story_id = '{STORY_2}')"
+    ));
+    let verify = env
+        .run(&["verify", "--json", "--seed-file", &file])
+        .expect(1)
+        .json();
+    assert!(verify.to_string().contains("novel_status"), "{verify}");
+    env.run(&["seed", "--quiet", "--seed-file", &file])
+        .expect(0);
+    env.run(&["verify", "--quiet", "--seed-file", &file])
+        .expect(0);
+}

@@ -156,3 +156,38 @@ fn the_canonical_file_is_valid() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn states_name_a_known_state_and_its_labels() {
+    let e = rejected(|s| s + "\n[states.paragraph]\ncolumn = \"x\"\n");
+    assert!(e.contains("field `states.paragraph`"), "{e}");
+    assert!(e.contains("use one of story, chapter, scene"), "{e}");
+    let e = rejected(|s| {
+        s + "\n[states.scene]\ncolumn = \"novel_status\"\nlabels = { hidden = \"draft\" }\n"
+    });
+    assert!(e.contains("field `states.scene.labels`"), "{e}");
+    assert!(
+        e.contains("the scene states are public and unlisted"),
+        "{e}"
+    );
+}
+
+#[test]
+fn entity_references_need_a_declared_entity_in_range() {
+    let e = rejected(|s| s + "\n[tables.scenes.set]\nsetting_id = \"{entity:settings}\"\n");
+    assert!(e.contains("field `tables.scenes.set`"), "{e}");
+    assert!(e.contains("names no [[entity]]"), "{e}");
+    let entity = "\n[[entity]]\ntable = \"settings\"\ncount = 2\nvalues = { name = \"S {n}\", story_id = \"{story}\" }\n";
+    let e = rejected(|s| {
+        s + entity + "\n[tables.chapters.set]\nsetting_ids = [\"{entity:settings:3}\"]\n"
+    });
+    assert!(e.contains("`{entity:settings:3}` is out of range"), "{e}");
+    let e = rejected(|s| s + entity + "\n[tables.users.set]\nbio = \"{entity:settings}\"\n");
+    assert!(e.contains("users rows belong to none"), "{e}");
+    // An entity may point only at entities declared above it.
+    let e = rejected(|s| {
+        s + "\n[[entity]]\ntable = \"parts\"\nvalues = { arcs = [\"{entity:characters}\"] }\n"
+            + "\n[[entity]]\ntable = \"characters\"\nvalues = { name = \"C\" }\n"
+    });
+    assert!(e.contains("field `entity[0].values`"), "{e}");
+}
