@@ -213,9 +213,13 @@ pub fn query_failure(shown: &str, error: &sqlx::Error) -> Failure {
             ExitCode::Schema,
             "the database schema differs from what the seed file expects; nothing was committed; run `fictures-seed doctor` to see where",
         ),
+        Some("23505") => (
+            ExitCode::Database,
+            "a row outside the fixture conflicts with it; nothing was committed, and running the command again would fail the same way until that row is changed",
+        ),
         Some(c) if c.starts_with("23") => (
             ExitCode::Database,
-            "a row outside the fixture conflicts with it; nothing was committed",
+            "a constraint of this database rejects a value or a delete of the fixture; nothing was committed, and running the command again would fail the same way: run `fictures-seed doctor`, and adjust the seed file or the constraint",
         ),
         Some(c) if c.starts_with("54") => (
             ExitCode::Database,

@@ -333,3 +333,21 @@ fn tls_to_both_servers() {
     ])
     .expect(4);
 }
+
+#[test]
+fn deterministic_database_errors_do_not_advise_a_retry() {
+    let env = TestEnv::new();
+    // A rule of the app's own that the fixture breaks: every retry meets it again.
+    env.sql("ALTER TABLE scenes ADD CONSTRAINT scenes_long_titles CHECK (length(title) > 40)");
+    let stderr = refused(
+        &env,
+        &["seed", "--no-cache"],
+        &[],
+        8,
+        "would fail the same way",
+    );
+    assert!(!stderr.contains("run the command again"), "{stderr}");
+    // -v names the SQLSTATE, on its own log line before the error.
+    let run = env.run(&["seed", "--no-cache", "-v"]).expect(8);
+    assert!(run.stderr().contains("SQLSTATE 23514"), "{}", run.stderr());
+}
