@@ -295,3 +295,64 @@ fn moved_states_and_id_lists_follow_the_seed_file() {
     env.run(&["verify", "--quiet", "--seed-file", &file])
         .expect(0);
 }
+
+#[test]
+fn doctor_fails_where_verify_and_teardown_would() {
+    let env = TestEnv::new();
+    env.run(&["seed", "--quiet"]).expect(0);
+    // A role that can read every table but one dependent: the fixture fits,
+    // yet verify's and teardown's walk must read that table.
+    let role = format!("doctor_reader_{}", std::process::id());
+    env.sql(&format!(
+        "CREATE ROLE {role} LOGIN PASSWORD 'pw'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}; REVOKE SELECT ON scene_views FROM {role}"
+    ));
+    let mut url = url::Url::parse(&env.db_url).unwrap();
+    url.set_username(&role).unwrap();
+    url.set_password(Some("pw")).unwrap();
+    let url = url.to_string();
+    let verify = env.run(&["verify", "--database-url", &url]).expect(8);
+    let doctor = env.run(&["doctor", "--database-url", &url]).expect(8);
+    assert!(
+        doctor
+            .stdout()
+            .contains("the reads and statements of verify, seed and teardown fail here"),
+        "{}",
+        doctor.stdout()
+    );
+    assert!(!doctor.stdout().contains("seed would succeed"));
+    assert!(
+        verify.stderr().contains("scene_views"),
+        "{}",
+        verify.stderr()
+    );
+    assert!(
+        doctor.stdout().contains("scene_views"),
+        "{}",
+        doctor.stdout()
+    );
+
+    // Planning seed's and teardown's writes needs the rights to make them.
+    env.sql(&format!("GRANT SELECT ON scene_views TO {role}"));
+    let doctor = env.run(&["doctor", "--database-url", &url]).expect(8);
+    assert!(
+        doctor.stdout().contains("may not write here"),
+        "{}",
+        doctor.stdout()
+    );
+    // With every right a seeding role has, doctor passes and says what it read.
+    env.sql(&format!(
+        "GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}"
+    ));
+    let doctor = env
+        .run(&["doctor", "--json", "--database-url", &url])
+        .expect(0)
+        .json();
+    let rehearsal = &doctor["doctor"]["rehearsal"];
+    assert_eq!(rehearsal["extra_rows"], 0, "{doctor}");
+    assert_eq!(rehearsal["teardown_rows"], 85, "{doctor}");
+    assert!(
+        rehearsal["statements_planned"].as_u64().unwrap() >= 8,
+        "{doctor}"
+    );
+    env.sql(&format!("DROP OWNED BY {role}; DROP ROLE {role}"));
+}
