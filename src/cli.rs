@@ -41,14 +41,10 @@ pub struct Global {
     #[arg(long, global = true, value_name = "PATH")]
     pub env_file: Option<PathBuf>,
 
-    /// The fixture definition.
-    #[arg(
-        long,
-        global = true,
-        value_name = "PATH",
-        default_value = "seeds/cache-tests.toml"
-    )]
-    pub seed_file: PathBuf,
+    /// The fixture definition [default: the canonical cache-test fixture built
+    /// into this binary; `fictures-seed init` writes a copy to edit].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub seed_file: Option<PathBuf>,
 
     /// Allow writing to this non-local host (glob, `*` wildcard; repeatable or comma-separated).
     #[arg(
@@ -148,6 +144,19 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Drop only the app's cache keys for the fixture (after a Redis failure, say).
     Invalidate(DryRun),
+    /// Write the built-in seed file, with its comments, to PATH to edit it
+    /// (then pass it with --seed-file). Connects to nothing.
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write it.
+    #[arg(value_name = "PATH", default_value = "fictures-seed.toml")]
+    pub path: PathBuf,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -83,5 +83,6 @@ async fn run(cli: &Cli) -> Result<Outcome> {
         Command::Doctor => commands::doctor::run(g).await,
         Command::Migrate(a) => commands::migrate::run(g, a).await,
         Command::Invalidate(a) => commands::invalidate::run(g, a).await,
+        Command::Init(a) => commands::init::run(a),
     }
 }

@@ -187,10 +187,13 @@ impl Report {
         } else {
             format!("{} changes, ", self.changes())
         };
-        out.push(format!(
-            "{done}{} ms ({} statements, {} round trips, {} Redis commands)",
-            self.elapsed_ms, self.statements, self.round_trips, self.redis_commands
-        ));
+        // A command that reached no server has no cost to show.
+        if self.round_trips > 0 || self.redis_commands > 0 {
+            out.push(format!(
+                "{done}{} ms ({} statements, {} round trips, {} Redis commands)",
+                self.elapsed_ms, self.statements, self.round_trips, self.redis_commands
+            ));
+        }
         if let Some(findings) = &self.findings {
             out.push(if findings.is_empty() {
                 "fixture OK".to_string()

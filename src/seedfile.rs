@@ -307,8 +307,19 @@ pub const LOGICAL_STATES: [LogicalState; 3] = [
 pub const STATUSES: [&str; 2] = ["writing", "published"];
 pub const ROLES: [&str; 3] = ["reader", "writer", "manager"];
 
-/// Reads and validates a seed file; the error names file, line, column and field.
-pub fn load(path: &Path) -> Result<SeedFile> {
+/// The canonical seed file, built in: the default wherever the tool runs.
+pub const BUILT_IN: &str = include_str!("../seeds/cache-tests.toml");
+
+/// Reads and validates the seed file at `path`, or the built-in one; the
+/// error names file, line, column and field.
+pub fn load(path: Option<&Path>) -> Result<SeedFile> {
+    match path {
+        Some(path) => load_file(path),
+        None => parse(BUILT_IN, "built-in seed file"),
+    }
+}
+
+fn load_file(path: &Path) -> Result<SeedFile> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Failure::usage(format!(
             "cannot read seed file {}: {e}; pass an existing file with --seed-file",

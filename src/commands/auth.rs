@@ -40,7 +40,7 @@ pub struct StateFile {
 
 pub async fn run(g: &Global, args: &AuthArgs) -> Result<Outcome> {
     let started = Instant::now();
-    let file = seedfile::load(&g.seed_file)?;
+    let file = seedfile::load(g.seed_file.as_deref())?;
     let targets = Targets::resolve(g, true)?;
     let mut target = engine::open(g, &targets, file, Adoption::Strict, 0).await?;
     let mut report = Report {

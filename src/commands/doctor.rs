@@ -48,7 +48,7 @@ pub struct Rehearsal {
 
 pub async fn run(g: &Global) -> Result<Outcome> {
     let started = Instant::now();
-    let file = seedfile::load(&g.seed_file)?;
+    let file = seedfile::load(g.seed_file.as_deref())?;
     let targets = Targets::resolve(g, true)?;
     let (mut target, mut fit) = engine::inspect(g, &targets, file, Adoption::Strict, 0).await?;
     let fixture_tables: BTreeSet<String> = target

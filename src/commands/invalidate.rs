@@ -14,7 +14,7 @@ use super::Outcome;
 
 pub async fn run(g: &Global, args: &DryRun) -> Result<Outcome> {
     let started = Instant::now();
-    let file = seedfile::load(&g.seed_file)?;
+    let file = seedfile::load(g.seed_file.as_deref())?;
     let targets = Targets::resolve(g, false)?;
     if !args.dry_run {
         targets.guard(g, false)?;

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod doctor;
+pub mod init;
 pub mod invalidate;
 pub mod migrate;
 pub mod seed;

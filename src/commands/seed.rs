@@ -21,7 +21,7 @@ use super::Outcome;
 
 pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
     let started = Instant::now();
-    let file = seedfile::load(&g.seed_file)?;
+    let file = seedfile::load(g.seed_file.as_deref())?;
     let scale = args.scale.unwrap_or(file.scale.stories);
     let dry_run = args.write.dry_run.dry_run;
     let targets = Targets::resolve(g, args.write.cache.no_cache)?;

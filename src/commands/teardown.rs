@@ -17,7 +17,7 @@ use super::Outcome;
 
 pub async fn run(g: &Global, args: &WriteArgs) -> Result<Outcome> {
     let started = Instant::now();
-    let file = seedfile::load(&g.seed_file)?;
+    let file = seedfile::load(g.seed_file.as_deref())?;
     let dry_run = args.dry_run.dry_run;
     let targets = Targets::resolve(g, args.cache.no_cache)?;
     if !dry_run {

@@ -24,7 +24,7 @@ use super::Outcome;
 
 pub async fn run(g: &Global, args: &VerifyArgs) -> Result<Outcome> {
     let started = Instant::now();
-    let file = seedfile::load(&g.seed_file)?;
+    let file = seedfile::load(g.seed_file.as_deref())?;
     let scale = args.scale.unwrap_or(file.scale.stories);
     let targets = Targets::resolve(g, args.cache.no_cache)?;
     let mut cache = engine::connect_cache(g, &targets).await?;

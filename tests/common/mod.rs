@@ -215,8 +215,13 @@ impl TestEnv {
     }
 
     pub fn run_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        self.run_in(&repo(), args, vars)
+    }
+
+    /// Runs the tool from `dir`, as a user elsewhere (the app's repository) would.
+    pub fn run_in(&self, dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_fictures-seed"));
-        cmd.current_dir(repo())
+        cmd.current_dir(dir)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("DATABASE_URL", &self.db_url)
