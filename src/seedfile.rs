@@ -129,6 +129,10 @@ pub struct AuthSpec {
     /// The app's address, for cookie domains (`--base-url` overrides it).
     #[serde(default = "base_url")]
     pub base_url: String,
+    /// The file the app's suite signs in with by default (`.auth/user.json`):
+    /// the stories' owner's session, with every account's profile.
+    #[serde(default = "default_file")]
+    pub default_file: String,
 }
 
 impl Default for AuthSpec {
@@ -137,8 +141,13 @@ impl Default for AuthSpec {
             key_secret_env: key_secret_env(),
             lifetime: lifetime(),
             base_url: base_url(),
+            default_file: default_file(),
         }
     }
+}
+
+fn default_file() -> String {
+    "user.json".into()
 }
 
 fn key_secret_env() -> String {
@@ -377,6 +386,10 @@ fn unknown_entity(declared: &BTreeMap<&str, u32>, (table, n): &(String, u32)) ->
     }
 }
 
+fn plain_json_name(name: &str) -> bool {
+    !name.contains('/') && name.ends_with(".json") && name != ".json"
+}
+
 /// `:line:column` of a byte offset, for messages.
 fn position(text: &str, offset: usize) -> String {
     let before = &text[..offset.min(text.len())];
@@ -417,6 +430,7 @@ impl Validator<'_> {
         self.check_community(file)?;
         self.check_extensions(file)?;
         self.check_states(file)?;
+        self.check_state_files(file)?;
         self.check_entity_refs(file)?;
         self.check_scale(file, &mut seen_ids)
     }
@@ -685,13 +699,42 @@ impl Validator<'_> {
             }
         }
         if let Some(file) = &spec.storage_state
-            && (file.contains('/') || !file.ends_with(".json"))
+            && !plain_json_name(file)
         {
             return Err(self.fail(
                 account.span(),
                 &format!("accounts.{key}.storage_state"),
                 format!("`{file}` must be a plain file name ending in .json (the directory comes from --out)"),
             ));
+        }
+        Ok(())
+    }
+
+    /// Every storage-state file name is distinct, the default file included,
+    /// so no account's session overwrites another's.
+    fn check_state_files(&self, file: &SeedFile) -> Result<()> {
+        let default = &file.auth.default_file;
+        if !plain_json_name(default) {
+            return Err(Failure::usage(format!(
+                "{}: field `auth.default_file`: `{default}` must be a plain file name ending in .json (the directory comes from --out)",
+                self.origin
+            )));
+        }
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        seen.insert(default.clone(), "auth.default_file".into());
+        for (key, account) in &file.accounts {
+            let name = account
+                .get_ref()
+                .storage_state
+                .clone()
+                .unwrap_or_else(|| format!("{key}.json"));
+            if let Some(other) = seen.insert(name.clone(), format!("accounts.{key}")) {
+                return Err(self.fail(
+                    account.span(),
+                    &format!("accounts.{key}.storage_state"),
+                    format!("`{name}` is also the file of {other}; give each account its own file"),
+                ));
+            }
         }
         Ok(())
     }

@@ -3,8 +3,16 @@
 //! change with the environment, and `user.json` signs in as the stories' owner.
 
 mod common;
+mod interop;
 
 use common::*;
+use serde_json::Value;
+
+const AUTH_SECRET: &str = "conventions-auth-secret-42";
+
+fn state(dir: &std::path::Path, name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
+}
 
 #[test]
 fn the_built_in_seed_file_works_from_any_directory_and_init_writes_it() {
@@ -49,4 +57,122 @@ fn the_built_in_seed_file_works_from_any_directory_and_init_writes_it() {
         env.sql(&format!("SELECT title FROM stories WHERE id = '{STORY_3}'")),
         "Cache Test Story 3 (edited)"
     );
+}
+
+#[test]
+fn user_json_signs_in_as_the_owner_of_the_three_stories() {
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join(".auth");
+    // An existing directory keeps the mode its owner gave it.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir(&out).unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.run_with(
+        &["seed", "--quiet", "--auth-out", out.to_str().unwrap()],
+        &[("AUTH_SECRET", AUTH_SECRET)],
+    )
+    .expect(0);
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "no probe left behind: {leftovers:?}");
+
+    // The suite's sign-in: Playwright reads user.json's cookies.
+    let user = state(&out, "user.json");
+    let token = user["cookies"][0]["value"].as_str().unwrap();
+    let claims = interop::auth_js_decode(AUTH_SECRET, "authjs.session-token", token).unwrap();
+    let signed_in = claims["id"].as_str().unwrap().to_string();
+    let owners = env.sql(&format!(
+        "SELECT string_agg(DISTINCT author_id, ',') FROM stories WHERE id IN ('{STORY_1}', '{STORY_2}', '{STORY_3}')"
+    ));
+    assert_eq!(
+        owners, signed_in,
+        "the studio opens a story only for its author"
+    );
+    assert_eq!(claims["role"], "writer");
+
+    // The app's scripts: top-level userId is the author, profiles.writer exists.
+    assert_eq!(user["userId"], signed_in.as_str());
+    assert_eq!(user["defaultProfile"], "writer");
+    assert_eq!(user["profiles"]["writer"]["userId"], signed_in.as_str());
+    assert_eq!(user["profiles"]["writer"]["cookies"], user["cookies"]);
+    for profile in ["writer", "reader", "manager"] {
+        assert!(
+            user["profiles"][profile]["cookies"][0]["value"].is_string(),
+            "{profile}"
+        );
+    }
+    // The reader has a file of its own, signed in as the reader.
+    let reader = state(&out, "reader.json");
+    let claims = interop::auth_js_decode(
+        AUTH_SECRET,
+        "authjs.session-token",
+        reader["cookies"][0]["value"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["id"], READER);
+    assert_eq!(reader["defaultProfile"], "reader");
+}
+
+#[test]
+fn every_auth_input_is_checked_before_anything_is_written() {
+    let env = TestEnv::new();
+    env.redis(&["SET", &format!("story:{STORY_1}"), "{}"]);
+    let before = env.checksums();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("auth");
+    let out = out.to_str().unwrap();
+    let blocker = tempfile::NamedTempFile::new().unwrap();
+    let unwritable = blocker.path().join("sub");
+    let with_secret = [("AUTH_SECRET", AUTH_SECRET)];
+    for (args, vars, code, needle) in [
+        (
+            vec!["--auth-out", out],
+            &[][..],
+            2,
+            "AUTH_SECRET (or NEXTAUTH_SECRET) is not set",
+        ),
+        (
+            vec!["--auth-out", out, "--base-url", "ftp://x"],
+            &with_secret[..],
+            2,
+            "--base-url ftp://x",
+        ),
+        (
+            vec!["--auth-out", out, "--lifetime", "0s"],
+            &with_secret[..],
+            2,
+            "lifetime is zero",
+        ),
+        (
+            vec!["--auth-out", out, "--lifetime", "soon"],
+            &with_secret[..],
+            2,
+            "soon",
+        ),
+        (
+            vec!["--auth-out", unwritable.to_str().unwrap()],
+            &with_secret[..],
+            9,
+            "cannot write storage states into",
+        ),
+    ] {
+        let mut all = vec!["seed"];
+        all.extend(args);
+        let run = env.run_with(&all, vars).expect(code);
+        assert!(run.stderr().contains(needle), "{needle}: {}", run.stderr());
+        assert_eq!(env.checksums(), before, "nothing written for {all:?}");
+        assert_eq!(
+            env.redis_keys(),
+            vec![format!("story:{STORY_1}")],
+            "the cache untouched for {all:?}"
+        );
+    }
 }

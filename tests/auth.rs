@@ -55,7 +55,7 @@ fn seeded_accounts_sign_in_with_what_the_app_accepts() {
     let api_key = writer["apiKey"].as_str().unwrap().to_string();
     let cookie = writer["cookies"][0]["value"].as_str().unwrap().to_string();
     assert_no_secrets(&run, &[&api_key, &cookie]);
-    for name in ["writer.json", "user.json", "manager.json"] {
+    for name in ["writer.json", "reader.json", "manager.json", "user.json"] {
         let mode = std::fs::metadata(out.join(name))
             .unwrap()
             .permissions()
@@ -97,7 +97,8 @@ fn seeded_accounts_sign_in_with_what_the_app_accepts() {
     // The real Auth.js decodes every cookie to the account; a wrong secret fails.
     for (file, id, role) in [
         ("writer.json", WRITER, "writer"),
-        ("user.json", READER, "reader"),
+        ("user.json", WRITER, "writer"),
+        ("reader.json", READER, "reader"),
         ("manager.json", "fxManager0CacheTest01", "manager"),
     ] {
         let s = state(&out, file);
@@ -275,7 +276,7 @@ fn auth_failures_are_clear() {
         .run_with(&["auth", "--out", out.to_str().unwrap()], &secrets())
         .expect(9);
     assert!(
-        run.stderr().contains("cannot create the output directory"),
+        run.stderr().contains("cannot write storage states into"),
         "{}",
         run.stderr()
     );

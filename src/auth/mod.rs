@@ -9,4 +9,4 @@ pub mod storage_state;
 
 pub use api_key::{ApiKey, SCOPES, is_scope};
 pub use session::{Claims, cookie_name};
-pub use storage_state::{Account, storage_state, write_atomic};
+pub use storage_state::{Account, document, profile, write_atomic};

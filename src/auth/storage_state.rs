@@ -51,24 +51,24 @@ pub fn parse_base_url(s: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-/// Builds one `.auth/*.json` document for `account`, signed in with the
-/// session cookie value `session_token` until `expires` (unix seconds).
+/// One account's profile: the flat fields the app's scripts read plus its
+/// Playwright storage state, signed in with the session cookie value
+/// `session_token` until `expires` (unix seconds).
 ///
 /// The scheme of `base_url` decides the cookie's name and `secure` flag, so
 /// `session_token` must have been encrypted with
 /// `session::cookie_name(base_url.scheme() == "https")`: the name is the
-/// key's salt. `profile` names the entry in `profiles` and `defaultProfile`.
+/// key's salt.
 ///
 /// # Panics
 /// If `base_url` has no host; [`parse_base_url`] rules that out.
 #[must_use]
-pub fn storage_state(
+pub fn profile(
     base_url: &Url,
-    profile: &str,
     account: &Account,
     session_token: &str,
     expires: i64,
-) -> Value {
+) -> Map<String, Value> {
     let https = base_url.scheme() == "https";
     // Cookie domains carry no port; Playwright matches them by host alone.
     let domain = base_url
@@ -90,29 +90,38 @@ pub fn storage_state(
     let origins =
         json!([{ "origin": base_url.origin().ascii_serialization(), "localStorage": [] }]);
 
-    let mut fields = Map::new();
-    fields.insert("userId".into(), account.user_id.clone().into());
-    fields.insert("email".into(), account.email.clone().into());
+    let mut entry = Map::new();
+    entry.insert("cookies".into(), cookies);
+    entry.insert("origins".into(), origins);
+    entry.insert("userId".into(), account.user_id.clone().into());
+    entry.insert("email".into(), account.email.clone().into());
     if let Some(password) = &account.password {
-        fields.insert("password".into(), password.clone().into());
+        entry.insert("password".into(), password.clone().into());
     }
-    fields.insert("name".into(), account.name.clone().into());
-    fields.insert("username".into(), account.username.clone().into());
-    fields.insert("role".into(), account.role.clone().into());
-    fields.insert("apiKey".into(), account.api_key.clone().into());
-    fields.insert("apiKeyId".into(), account.api_key_id.clone().into());
-    fields.insert("apiKeyScopes".into(), account.api_key_scopes.clone().into());
+    entry.insert("name".into(), account.name.clone().into());
+    entry.insert("username".into(), account.username.clone().into());
+    entry.insert("role".into(), account.role.clone().into());
+    entry.insert("apiKey".into(), account.api_key.clone().into());
+    entry.insert("apiKeyId".into(), account.api_key_id.clone().into());
+    entry.insert("apiKeyScopes".into(), account.api_key_scopes.clone().into());
+    entry
+}
 
-    let mut entry = fields.clone();
-    entry.insert("cookies".into(), cookies.clone());
-    entry.insert("origins".into(), origins.clone());
-
-    let mut top = Map::new();
-    top.insert("cookies".into(), cookies);
-    top.insert("origins".into(), origins);
-    top.extend(fields);
-    top.insert("profiles".into(), json!({ profile: entry }));
-    top.insert("defaultProfile".into(), profile.into());
+/// One `.auth/*.json` document in all three shapes the app's readers expect:
+/// the `default` profile's storage state and flat fields at the top (what
+/// Playwright and the flat readers see), every profile under `profiles`, and
+/// `defaultProfile`.
+///
+/// # Panics
+/// If `profiles` lacks `default`; callers build both from the same accounts.
+#[must_use]
+pub fn document(default: &str, profiles: &Map<String, Value>) -> Value {
+    let Some(Value::Object(top)) = profiles.get(default) else {
+        panic!("the default profile `{default}` is one of the profiles");
+    };
+    let mut top = top.clone();
+    top.insert("profiles".into(), Value::Object(profiles.clone()));
+    top.insert("defaultProfile".into(), default.into());
     Value::Object(top)
 }
 
@@ -182,6 +191,42 @@ mod tests {
             api_key_id: "key-1".into(),
             api_key_scopes: vec!["stories:read".into(), "stories:write".into()],
         }
+    }
+
+    /// A document for `account` alone, as the tests below need it.
+    fn storage_state(url: &Url, name: &str, account: &Account, token: &str, expires: i64) -> Value {
+        let mut profiles = Map::new();
+        profiles.insert(
+            name.to_string(),
+            Value::Object(profile(url, account, token, expires)),
+        );
+        document(name, &profiles)
+    }
+
+    #[test]
+    fn the_default_profile_is_on_top_and_every_profile_is_kept() {
+        let url = parse_base_url("http://localhost:3000").unwrap();
+        let mut reader = account(None);
+        reader.user_id = "reader-id".into();
+        reader.role = "reader".into();
+        let mut profiles = Map::new();
+        profiles.insert(
+            "writer".into(),
+            Value::Object(profile(&url, &account(None), "W", 1)),
+        );
+        profiles.insert(
+            "reader".into(),
+            Value::Object(profile(&url, &reader, "R", 1)),
+        );
+        let user = document("writer", &profiles);
+        assert_eq!(user["userId"], "DbnFCRuBTm9B0FMfNB7kj");
+        assert_eq!(user["cookies"][0]["value"], "W");
+        assert_eq!(user["defaultProfile"], "writer");
+        assert_eq!(user["profiles"]["reader"]["userId"], "reader-id");
+        assert_eq!(user["profiles"]["writer"]["cookies"], user["cookies"]);
+        let own = document("reader", &profiles);
+        assert_eq!(own["cookies"][0]["value"], "R");
+        assert_eq!(own["profiles"], user["profiles"]);
     }
 
     #[test]

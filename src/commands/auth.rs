@@ -2,7 +2,7 @@
 //! fixture account from AUTH_SECRET and write Playwright storage-state files,
 //! so a test run starts signed in without anyone clicking through /login.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -15,7 +15,7 @@ use crate::error::{ExitCode, Failure, Result};
 use crate::ids;
 use crate::redact;
 use crate::report::Report;
-use crate::seedfile;
+use crate::seedfile::{self, SeedFile};
 use crate::settings::Targets;
 use crate::sql;
 
@@ -41,6 +41,7 @@ pub struct StateFile {
 pub async fn run(g: &Global, args: &AuthArgs) -> Result<Outcome> {
     let started = Instant::now();
     let file = seedfile::load(g.seed_file.as_deref())?;
+    let plan = prepare(&file, &args.out, &args.options)?;
     let targets = Targets::resolve(g, true)?;
     let mut target = engine::open(g, &targets, file, Adoption::Strict, 0).await?;
     let mut report = Report {
@@ -49,18 +50,25 @@ pub async fn run(g: &Global, args: &AuthArgs) -> Result<Outcome> {
         notes: target.notes.clone(),
         ..Report::default()
     };
-    report.auth = Some(write_states(&mut target, &args.out, &args.options).await?);
+    report.auth = Some(write_states(&mut target, &plan).await?);
     target.finish(&mut report, None, started);
     target.db.close().await;
     Ok((report, ExitCode::Ok))
 }
 
-/// Mints a session per account and writes its storage state into `dir`.
-pub async fn write_states(
-    target: &mut Target,
-    dir: &Path,
-    options: &AuthOptions,
-) -> Result<AuthLine> {
+/// Everything minting needs that can be checked before connecting, so a bad
+/// input stops the run before the database or the cache is touched.
+pub struct AuthPlan {
+    secret: String,
+    url: url::Url,
+    lifetime: Duration,
+    dir: PathBuf,
+    show_secrets: bool,
+}
+
+/// Checks the secret, base URL, lifetime and output directory (created if
+/// missing, and proven writable).
+pub fn prepare(file: &SeedFile, dir: &Path, options: &AuthOptions) -> Result<AuthPlan> {
     let secret = ["AUTH_SECRET", "NEXTAUTH_SECRET"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
@@ -70,7 +78,7 @@ pub async fn write_states(
             )
         })?;
     redact::register(&secret);
-    let auth = &target.file.auth;
+    let auth = &file.auth;
     let base = options
         .base_url
         .clone()
@@ -89,19 +97,35 @@ pub async fn write_states(
             ))
         })?,
     };
+    if lifetime.is_zero() {
+        return Err(Failure::usage(
+            "the session lifetime is zero, so every minted session would be expired; give a lifetime like 30d",
+        ));
+    }
+    create_dir(dir)?;
+    Ok(AuthPlan {
+        secret,
+        url,
+        lifetime,
+        dir: dir.to_path_buf(),
+        show_secrets: options.show_secrets,
+    })
+}
+
+/// Mints a session per account and writes every storage-state file: one per
+/// account, and the default file (`user.json`) for the stories' owner, each
+/// holding every account's profile.
+pub async fn write_states(target: &mut Target, plan: &AuthPlan) -> Result<AuthLine> {
     let users = read_users(target).await?;
     let credentials = &target.credentials;
-    create_dir(dir)?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
         .as_secs() as i64;
-    let expires = now + lifetime.as_secs() as i64;
-    let https = url.scheme() == "https";
-    let mut line = AuthLine {
-        dir: dir.display().to_string(),
-        files: Vec::new(),
-    };
+    let expires = now + plan.lifetime.as_secs() as i64;
+    let https = plan.url.scheme() == "https";
+    let mut profiles = serde_json::Map::new();
+    let mut minted = Vec::new();
     for (key, spec) in &target.file.accounts {
         let spec = spec.get_ref();
         let id = target.fixture.accounts[key].id.clone();
@@ -132,7 +156,7 @@ pub async fn write_states(
             ]),
         };
         let token = session::encrypt(
-            &secret,
+            &plan.secret,
             session::cookie_name(https),
             &claims,
             rand::random(),
@@ -162,12 +186,34 @@ pub async fn write_states(
                 .map(|(k, _)| k.scopes.iter().map(|s| s.get_ref().clone()).collect())
                 .unwrap_or_default(),
         };
+        profiles.insert(
+            key.clone(),
+            Value::Object(storage_state::profile(&plan.url, &account, &token, expires)),
+        );
+        let secrets = plan.show_secrets.then(|| {
+            serde_json::json!({ "cookie": token, "password": account.password, "apiKey": account.api_key })
+        });
         let name = spec
             .storage_state
             .clone()
             .unwrap_or_else(|| format!("{key}.json"));
-        let path = dir.join(&name);
-        let state = storage_state::storage_state(&url, key, &account, &token, expires);
+        minted.push((key.clone(), name, id, secrets));
+    }
+    // The suite's default file signs in as whoever owns the stories.
+    let owner = target.file.stories.owner.get_ref();
+    minted.push((
+        owner.clone(),
+        target.file.auth.default_file.clone(),
+        target.fixture.accounts[owner].id.clone(),
+        None,
+    ));
+    let mut line = AuthLine {
+        dir: plan.dir.display().to_string(),
+        files: Vec::new(),
+    };
+    for (key, name, user_id, secrets) in minted {
+        let path = plan.dir.join(&name);
+        let state = storage_state::document(&key, &profiles);
         storage_state::write_atomic(&path, &state).map_err(|e| {
             Failure::new(
                 ExitCode::Io,
@@ -178,13 +224,11 @@ pub async fn write_states(
             )
         })?;
         line.files.push(StateFile {
-            account: key.clone(),
+            account: key,
             file: path.display().to_string(),
-            user_id: id,
+            user_id,
             expires,
-            secrets: options.show_secrets.then(|| {
-                serde_json::json!({ "cookie": token, "password": account.password, "apiKey": account.api_key })
-            }),
+            secrets,
         });
     }
     Ok(line)
@@ -212,18 +256,30 @@ async fn read_users(target: &mut Target) -> Result<serde_json::Map<String, Value
     Ok(v.as_object().cloned().unwrap_or_default())
 }
 
-/// Creates `dir` (mode 0700: it will hold live sessions).
+/// Creates `dir` when missing (mode 0700: it will hold live sessions) and
+/// proves it writable; an existing directory keeps its mode.
 fn create_dir(dir: &Path) -> Result<()> {
     let fail = |e: std::io::Error| {
         Failure::new(
             ExitCode::Io,
             format!(
-                "cannot create the output directory {}: {e}; choose a writable directory with --out",
+                "cannot write storage states into {}: {e}; choose a writable directory with --out",
                 dir.display()
             ),
         )
     };
-    std::fs::create_dir_all(dir).map_err(fail)?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(fail)
+    if !dir.is_dir() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(fail)?;
+    }
+    // A probe file, so an unwritable directory stops the run before it writes anything.
+    tempfile::Builder::new()
+        .prefix(".fictures-seed-probe")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(fail)
 }

@@ -24,6 +24,11 @@ pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
     let file = seedfile::load(g.seed_file.as_deref())?;
     let scale = args.scale.unwrap_or(file.scale.stories);
     let dry_run = args.write.dry_run.dry_run;
+    // Every --auth-out input is checked before anything connects or is written.
+    let auth = match (&args.auth_out, dry_run) {
+        (Some(dir), false) => Some(super::auth::prepare(&file, dir, &args.auth)?),
+        _ => None,
+    };
     let targets = Targets::resolve(g, args.write.cache.no_cache)?;
     if !dry_run {
         targets.guard(g, true)?;
@@ -78,8 +83,8 @@ pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
         }
     }
     engine::drop_keys(cache.as_mut(), &tags, dry_run, !dry_run, &mut report).await?;
-    if let (Some(dir), false) = (&args.auth_out, dry_run) {
-        report.auth = Some(super::auth::write_states(&mut target, dir, &args.auth).await?);
+    if let Some(plan) = &auth {
+        report.auth = Some(super::auth::write_states(&mut target, plan).await?);
         report.show_secrets = args.auth.show_secrets;
     }
     if report.changes() == 0 && report.scale.as_ref().is_none_or(|s| !s.written) {
