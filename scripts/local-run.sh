@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 eval "$(bash scripts/stack.sh up)"
+# The fixture's API keys are derived from this secret; a throwaway local stack
+# gets a fixed local one unless you bring your own.
+export FIXTURE_API_KEY_SECRET="${FIXTURE_API_KEY_SECRET:-local-stack-only-api-key-secret}"
 cargo build --release --quiet
 bin=target/release/fictures-seed
 "$bin" migrate --quiet

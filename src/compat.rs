@@ -216,7 +216,9 @@ fn infer_required(
     if rows.rows.is_empty() {
         return;
     }
-    let set = rows.columns();
+    // Columns kept as stored (their secret is unset) are the fixture's too.
+    let mut set = rows.columns();
+    set.extend(rows.rows.iter().flat_map(|r| r.kept.iter().cloned()));
     for column in &table.columns {
         if !column.not_null || column.has_default || set.contains(&column.name) {
             continue;

@@ -57,7 +57,7 @@ impl Credentials {
             Some(s) => redact::register(s),
             None if wants_keys => c
                 .notes
-                .push(format!("${var} is not set, so no API keys are created")),
+                .push(format!("${var} is not set, so no API key can be created; stored fixture keys are kept and checked on all but their hash")),
             None => {}
         }
         c

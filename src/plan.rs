@@ -2,7 +2,7 @@
 //! purely from the fixture, the state read back and the rows hanging off it.
 //! `seed`, `--dry-run`, `verify` and `teardown` all read this one structure.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -32,6 +32,11 @@ pub struct TablePlan {
     pub unchanged: usize,
     /// Rows that go (extras for seed --prune, everything for teardown).
     pub delete: usize,
+    /// Missing fixture rows this run cannot create (their secret is not set).
+    pub blocked: Vec<usize>,
+    /// For updated rows with columns this run cannot compute: the stored
+    /// values of those columns, written back unchanged.
+    pub kept: BTreeMap<usize, Row>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -83,7 +88,17 @@ impl Plan {
                 .chain(tp.update.iter().map(|(i, _)| *i))
                 .collect();
             if !changed.is_empty() {
-                out.push(upsert(rows, &changed));
+                let data = changed
+                    .iter()
+                    .map(|i| {
+                        let mut row = rows.rows[*i].values.clone();
+                        if let Some(kept) = tp.kept.get(i) {
+                            row.extend(kept.clone());
+                        }
+                        row
+                    })
+                    .collect();
+                out.push(upsert(rows, data));
             }
         }
         out
@@ -109,9 +124,20 @@ pub fn diff(fixture: &Fixture, state: &State, doomed: Doomed, teardown: bool) ->
                         if drifts.is_empty() {
                             tp.unchanged += 1;
                         } else {
+                            if !row.kept.is_empty() {
+                                let kept = row
+                                    .kept
+                                    .iter()
+                                    .map(|c| {
+                                        (c.clone(), actual.get(c).cloned().unwrap_or(Value::Null))
+                                    })
+                                    .collect();
+                                tp.kept.insert(i, kept);
+                            }
                             tp.update.push((i, drifts));
                         }
                     }
+                    _ if row.needs.is_some() => tp.blocked.push(i),
                     _ => tp.insert.push(i),
                 }
             }
@@ -154,14 +180,19 @@ fn drifted(rows: &TableRows, row: &FixtureRow, desired: &Row, actual: &Row) -> V
         .collect()
 }
 
-/// `INSERT … SELECT FROM json_populate_recordset … ON CONFLICT DO UPDATE` for
-/// the given rows: owned columns are restored, unowned ones left as they are.
-fn upsert(rows: &TableRows, indexes: &[usize]) -> String {
-    let columns = rows.columns();
-    let data: Vec<Value> = indexes
-        .iter()
-        .map(|&i| Value::Object(rows.rows[i].values.clone()))
-        .collect();
+/// `INSERT … SELECT FROM json_populate_recordset … ON CONFLICT DO UPDATE` of
+/// `data` (rows of `rows.table`): owned columns are restored, unowned ones
+/// left as they are.
+fn upsert(rows: &TableRows, data: Vec<Row>) -> String {
+    let mut columns = rows.columns();
+    for row in &data {
+        for c in row.keys() {
+            if !columns.contains(c) {
+                columns.push(c.clone());
+            }
+        }
+    }
+    let data: Vec<Value> = data.into_iter().map(Value::Object).collect();
     let owned: Vec<&String> = columns
         .iter()
         .filter(|c| !rows.key.contains(c) && !rows.unowned.contains(c))

@@ -176,3 +176,112 @@ fn every_auth_input_is_checked_before_anything_is_written() {
         );
     }
 }
+
+/// The key secret unset, as on a machine without the CI's secrets.
+const NO_KEY_SECRET: [(&str, &str); 1] = [("FIXTURE_API_KEY_SECRET", "")];
+
+#[test]
+fn the_fixture_is_the_same_rows_whatever_secrets_are_set() {
+    let env = TestEnv::new();
+    env.run(&["seed", "--quiet"]).expect(0);
+    let keys = "SELECT string_agg(id || ':' || key_hash || ':' || key_prefix || ':' || scopes::text, ',' ORDER BY id) FROM api_keys";
+    let stored = env.sql(keys);
+    assert_eq!(env.count("SELECT count(*) FROM api_keys"), 2);
+
+    // Without the secret the stored keys are still the fixture's: exact,
+    // neither extra nor pruned, and a plain seed writes nothing.
+    env.run_with(&["verify", "--quiet"], &NO_KEY_SECRET)
+        .expect(0);
+    let prune = env
+        .run_with(&["seed", "--prune", "--json"], &NO_KEY_SECRET)
+        .expect(0)
+        .json();
+    assert!(
+        prune["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["delete"] == 0),
+        "{prune}"
+    );
+    assert_eq!(env.sql(keys), stored);
+
+    // What can be checked is: drifted scopes are found and restored, the
+    // hash the secret made is kept.
+    env.sql("UPDATE api_keys SET scopes = '[\"stories:read\"]'");
+    let verify = env
+        .run_with(&["verify", "--json"], &NO_KEY_SECRET)
+        .expect(1)
+        .json();
+    assert_eq!(verify["findings"][0]["column"], "scopes", "{verify}");
+    env.run_with(&["seed", "--quiet"], &NO_KEY_SECRET).expect(0);
+    assert_eq!(env.sql(keys), stored);
+
+    // A missing key cannot be made without the secret: seed says so and does
+    // not call the fixture exact, verify reports it missing.
+    env.sql("DELETE FROM api_keys WHERE user_id = 'fxManager0CacheTest01'");
+    let seed = env.run_with(&["seed"], &NO_KEY_SECRET).expect(0);
+    assert!(
+        seed.stdout().contains(
+            "1 fixture row is missing and cannot be created without $FIXTURE_API_KEY_SECRET"
+        ),
+        "{}",
+        seed.stdout()
+    );
+    assert!(
+        !seed.stdout().contains("already exact"),
+        "{}",
+        seed.stdout()
+    );
+    let verify = env
+        .run_with(&["verify", "--json"], &NO_KEY_SECRET)
+        .expect(1)
+        .json();
+    assert_eq!(verify["findings"][0]["kind"], "missing", "{verify}");
+    assert_eq!(verify["findings"][0]["table"], "api_keys", "{verify}");
+    // With the secret, the same key comes back.
+    env.run(&["seed", "--quiet"]).expect(0);
+    assert_eq!(env.sql(keys), stored);
+}
+
+#[test]
+fn columns_the_app_writes_in_normal_use_are_not_drift() {
+    let env = TestEnv::new();
+    env.run(&["seed", "--quiet"]).expect(0);
+    // What the cache test page and API requests do between runs.
+    env.sql(&format!(
+        "UPDATE stories SET view_count = 4242, updated_at = now() WHERE id = '{STORY_1}';
+         UPDATE api_keys SET last_used_at = now(), updated_at = now();
+         UPDATE scenes SET view_count = 7, last_viewed_at = now() WHERE chapter_id IN (SELECT id FROM chapters WHERE story_id = '{STORY_1}')"
+    ));
+    let before = env.checksums();
+    env.run(&["verify", "--quiet"]).expect(0);
+    let seed = env.run(&["seed"]).expect(0);
+    assert!(seed.stdout().contains("already exact"), "{}", seed.stdout());
+    assert_eq!(
+        env.checksums(),
+        before,
+        "seed leaves the app's own writes alone"
+    );
+}
+
+#[test]
+fn seed_without_prune_says_what_hangs_off_the_fixture() {
+    let env = TestEnv::new();
+    env.run(&["seed", "--quiet"]).expect(0);
+    env.sql(&format!(
+        "INSERT INTO community_posts (id, title, content, story_id, author_id) VALUES ('testPost000000000001', 'From a test', 'x', '{STORY_1}', '{READER}')"
+    ));
+    let seed = env.run(&["seed"]).expect(0);
+    let out = seed.stdout();
+    assert!(
+        out.contains("1 row hang off the fixture without being part of it (community_posts 1)")
+            && out.contains("`seed --prune` removes them"),
+        "{out}"
+    );
+    assert!(!out.contains("already exact"), "{out}");
+    env.run(&["verify", "--quiet"]).expect(1);
+    env.run(&["seed", "--quiet", "--prune"]).expect(0);
+    let seed = env.run(&["seed"]).expect(0);
+    assert!(seed.stdout().contains("already exact"), "{}", seed.stdout());
+}

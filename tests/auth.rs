@@ -15,7 +15,7 @@ use serde_json::Value;
 const AUTH_SECRET: &str = "test-auth-secret-0f9e8d7c6b5a";
 const WRITER_PW: &str = "writer-Pa55word!";
 const MANAGER_PW: &str = "manager-Pa55word!";
-const KEY_SECRET: &str = "key-secret-31415926";
+const KEY_SECRET: &str = API_KEY_SECRET;
 
 fn secrets() -> Vec<(&'static str, &'static str)> {
     vec![

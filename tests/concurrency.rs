@@ -18,6 +18,7 @@ fn spawn(env: &TestEnv, args: &[&str]) -> Child {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATABASE_URL", &env.db_url)
         .env("REDIS_URL", &env.redis_url)
+        .env("FIXTURE_API_KEY_SECRET", API_KEY_SECRET)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -349,7 +349,7 @@ fn doctor_fails_where_verify_and_teardown_would() {
         .json();
     let rehearsal = &doctor["doctor"]["rehearsal"];
     assert_eq!(rehearsal["extra_rows"], 0, "{doctor}");
-    assert_eq!(rehearsal["teardown_rows"], 85, "{doctor}");
+    assert_eq!(rehearsal["teardown_rows"], 87, "{doctor}");
     assert!(
         rehearsal["statements_planned"].as_u64().unwrap() >= 8,
         "{doctor}"

@@ -162,7 +162,8 @@ fn seed_restores_drift_and_prune_removes_extras() {
     );
     assert_eq!(
         env.sql(&format!("SELECT title FROM scenes WHERE id = '{scene}'")),
-        "Scene 2: Cache Test"
+        "Scene 5: Cache Test",
+        "scenes are numbered across the story: chapter 2 holds 4 to 6"
     );
     assert_eq!(
         env.count(&format!(

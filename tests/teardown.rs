@@ -55,8 +55,8 @@ fn teardown_removes_fixture_and_debris_and_nothing_else() {
         .iter()
         .map(|t| t["delete"].as_u64().unwrap())
         .sum();
-    // 85 fixture rows + 14 debris rows.
-    assert_eq!(removed, 85 + 14);
+    // 87 fixture rows (85 and the two API keys) + 14 debris rows.
+    assert_eq!(removed, 87 + 14);
 
     assert_eq!(
         env.count("SELECT count(*) FROM stories WHERE title LIKE 'Cache Test Story%'"),
@@ -189,6 +189,6 @@ fn verify_after_teardown_reports_everything_missing() {
     env.run(&["teardown", "--quiet"]).expect(0);
     let report = env.run(&["verify", "--json"]).expect(1).json();
     let findings = report["findings"].as_array().unwrap();
-    assert_eq!(findings.len(), 85);
+    assert_eq!(findings.len(), 87, "85 rows and the two API keys");
     assert!(findings.iter().all(|f| f["kind"] == "missing"));
 }

@@ -36,17 +36,24 @@ pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
     let mut cache = engine::connect_cache(g, &targets).await?;
     let mut target = engine::open(g, &targets, file, Adoption::Strict, scale).await?;
     let state = target.begin(g, !dry_run).await?;
-    let doomed = if args.prune {
-        closure::walk(
-            &mut target.db,
-            &target.catalog,
-            &target.fixture.canonical(&target.file.scale.account_id()),
-            Mode::Extras,
-        )
-        .await?
+    // Extras are found on every run, so a seed without --prune can say they
+    // are there instead of calling the fixture exact while verify would not.
+    let extras = closure::walk(
+        &mut target.db,
+        &target.catalog,
+        &target.fixture.canonical(&target.file.scale.account_id()),
+        Mode::Extras,
+    )
+    .await?;
+    let left = if args.prune {
+        Vec::new()
     } else {
-        Doomed::new()
+        extras
+            .iter()
+            .map(|(t, f)| (t.clone(), f.rows.len()))
+            .collect()
     };
+    let doomed = if args.prune { extras } else { Doomed::new() };
     let plan = plan::diff(&target.fixture, &state, doomed, false);
     let mut report = Report {
         command: "seed",
@@ -87,7 +94,19 @@ pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
         report.auth = Some(super::auth::write_states(&mut target, plan).await?);
         report.show_secrets = args.auth.show_secrets;
     }
-    if report.changes() == 0 && report.scale.as_ref().is_none_or(|s| !s.written) {
+    let blocked = blocked_note(&target, &plan);
+    let complete = blocked.is_none() && left.is_empty();
+    report.notes.extend(blocked);
+    if !left.is_empty() {
+        let n: usize = left.iter().map(|(_, n)| n).sum();
+        let tables: Vec<String> = left.iter().map(|(t, n)| format!("{t} {n}")).collect();
+        report.notes.push(format!(
+            "{n} {} hang off the fixture without being part of it ({}); verify reports them as extra, and `seed --prune` removes them",
+            if n == 1 { "row" } else { "rows" },
+            tables.join(", ")
+        ));
+    }
+    if complete && report.changes() == 0 && report.scale.as_ref().is_none_or(|s| !s.written) {
         report
             .notes
             .push("the fixture was already exact; nothing was written".into());
@@ -95,6 +114,32 @@ pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
     target.finish(&mut report, cache.as_ref(), started);
     target.db.close().await;
     Ok((report, ExitCode::Ok))
+}
+
+/// Says which missing fixture rows could not be created, and what they need.
+fn blocked_note(target: &Target, plan: &plan::Plan) -> Option<String> {
+    let mut missing = Vec::new();
+    let mut needs = BTreeSet::new();
+    for (tp, rows) in plan.tables.iter().zip(&target.fixture.tables) {
+        for &i in &tp.blocked {
+            missing.push(format!(
+                "{}/{}",
+                tp.table,
+                rows.key_of(&rows.rows[i].values)
+            ));
+            needs.extend(rows.rows[i].needs.clone());
+        }
+    }
+    (!missing.is_empty()).then(|| {
+        format!(
+            "{} fixture {} missing and cannot be created without {} ({}): set it and run seed again; verify reports {} as missing",
+            missing.len(),
+            if missing.len() == 1 { "row is" } else { "rows are" },
+            needs.into_iter().collect::<Vec<_>>().join(", "),
+            missing.join(", "),
+            if missing.len() == 1 { "it" } else { "them" },
+        )
+    })
 }
 
 /// Replaces the load-test data unless it is already exact: an empty start

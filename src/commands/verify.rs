@@ -60,6 +60,10 @@ pub async fn run(g: &Global, args: &VerifyArgs) -> Result<Outcome> {
         ..Report::default()
     };
     report.tables_from(&plan);
+    // Rows seed could not create are as missing as any other.
+    for (line, tp) in report.tables.iter_mut().zip(&plan.tables) {
+        line.insert += tp.blocked.len();
+    }
     match cache.as_mut() {
         Some(cache) => {
             let families = Families::of(&target.all_tags());
@@ -106,7 +110,7 @@ pub async fn run(g: &Global, args: &VerifyArgs) -> Result<Outcome> {
 fn rows(plan: &Plan, fixture: &Fixture) -> Vec<Finding> {
     let mut out = Vec::new();
     for (tp, rows) in plan.tables.iter().zip(&fixture.tables) {
-        for &i in &tp.insert {
+        for &i in tp.insert.iter().chain(&tp.blocked) {
             out.push(finding(
                 "missing",
                 &tp.table,

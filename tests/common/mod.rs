@@ -14,6 +14,9 @@ pub const STORY_2: &str = "E2d5Wt9opYf6y0midOc5r";
 pub const STORY_3: &str = "H2d5lyQLC5qGxzG0YL322";
 pub const WRITER: &str = "fxWriter0CacheTests01";
 pub const READER: &str = "fxReader0CacheTests01";
+/// The API-key secret every run gets unless a test overrides it (an empty
+/// value means unset): the fixture's keys exist only where it is known.
+pub const API_KEY_SECRET: &str = "key-secret-31415926";
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -226,6 +229,7 @@ impl TestEnv {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("DATABASE_URL", &self.db_url)
             .env("REDIS_URL", &self.redis_url)
+            .env("FIXTURE_API_KEY_SECRET", API_KEY_SECRET)
             .args(args);
         for (k, v) in vars {
             cmd.env(k, v);
