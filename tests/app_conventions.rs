@@ -285,3 +285,21 @@ fn seed_without_prune_says_what_hangs_off_the_fixture() {
     let seed = env.run(&["seed"]).expect(0);
     assert!(seed.stdout().contains("already exact"), "{}", seed.stdout());
 }
+
+#[test]
+fn scenes_are_numbered_across_the_story_as_the_app_s_script_did() {
+    let env = TestEnv::new();
+    env.run(&["seed", "--quiet"]).expect(0);
+    let titles = env.sql(&format!(
+        "SELECT string_agg(s.title, '|' ORDER BY c.order_index, s.order_index) FROM scenes s \
+         JOIN chapters c ON c.id = s.chapter_id WHERE c.story_id = '{STORY_2}'"
+    ));
+    let expected: Vec<String> = (1..=15).map(|n| format!("Scene {n}: Cache Test")).collect();
+    assert_eq!(titles, expected.join("|"));
+    assert_eq!(
+        env.sql(&format!(
+            "SELECT title FROM chapters WHERE story_id = '{STORY_2}' AND order_index = 2"
+        )),
+        "Chapter 2: Testing Cache Layer 2"
+    );
+}
