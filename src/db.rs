@@ -191,7 +191,7 @@ pub fn query_failure(shown: &str, error: &sqlx::Error) -> Failure {
     let (exit, advice) = match code.as_deref() {
         Some("55P03") => (
             ExitCode::LockTimeout,
-            "another fictures-seed run holds the fixture lock; wait for it or raise --lock-timeout",
+            "another session (the app, a test, or a manual transaction) holds a lock on rows or tables the fixture writes; nothing was committed: wait for it to finish and run the command again, or raise --lock-timeout",
         ),
         Some("57014") => (
             ExitCode::Database,

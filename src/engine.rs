@@ -214,7 +214,19 @@ impl Target {
             format!("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {statement}; {query}")
         };
         let count = if write { 5 } else { 3 };
-        let value = self.db.json(sql, count).await?;
+        let shown = self.db.shown.clone();
+        let value = self.db.json(sql, count).await.map_err(|f| {
+            if f.code != ExitCode::LockTimeout {
+                return f;
+            }
+            // The only lock this batch waits for is the fixture's advisory lock.
+            Failure::new(
+                ExitCode::LockTimeout,
+                format!(
+                    "another fictures-seed run holds the fixture lock on {shown}; nothing was written: wait for it to finish and run the command again, or raise --lock-timeout"
+                ),
+            )
+        })?;
         Ok(state::parse(&self.fixture, value))
     }
 
@@ -235,6 +247,7 @@ impl Target {
             sql.push_str(";\n");
         }
         sql.push_str("COMMIT");
+        crate::deadline::commit_sent();
         let shown = self.db.shown.clone();
         self.db.counts(sql, n).await.map_err(|f| {
             if f.code != ExitCode::Connect {

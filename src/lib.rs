@@ -14,6 +14,7 @@ pub mod commands;
 pub mod compat;
 pub mod credentials;
 pub mod db;
+pub mod deadline;
 pub mod engine;
 pub mod error;
 pub mod fixture;

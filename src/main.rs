@@ -6,8 +6,8 @@ use std::io::IsTerminal;
 use clap::Parser;
 use fictures_seed::cli::{Cli, Command};
 use fictures_seed::commands::{self, Outcome};
-use fictures_seed::error::{ExitCode, Failure, Result};
-use fictures_seed::{redact, settings};
+use fictures_seed::error::{Failure, Result};
+use fictures_seed::{deadline, redact, settings};
 use tracing_subscriber::EnvFilter;
 
 fn main() {
@@ -33,44 +33,39 @@ fn main() {
         .with_target(false)
         .init();
 
+    let json = g.json;
+    deadline::start(g.timeout, move |failure| fail(&failure, json));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
-    let outcome = runtime.block_on(async {
-        match tokio::time::timeout(g.timeout, run(&cli)).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(Failure::new(
-                ExitCode::Database,
-                format!(
-                    "the run took longer than --timeout {}; the open transaction was rolled back, so nothing was written; raise --timeout or check the servers",
-                    humantime::format_duration(g.timeout)
-                ),
-            )),
-        }
-    });
-    let code = match outcome {
+    let code = match runtime.block_on(run(&cli)) {
         Ok((report, code)) => {
             report.print(g.json, g.quiet);
             code
         }
         Err(failure) => {
-            // One line, whatever a driver's error text held.
-            let message = redact::redact(&failure.message)
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ");
-            eprintln!("error: {message}");
-            if g.json {
-                let body = serde_json::json!({
-                    "error": { "code": failure.code.code(), "kind": failure.code.name(), "message": message }
-                });
-                println!("{body}");
-            }
+            fail(&failure, g.json);
             failure.code
         }
     };
     std::process::exit(code.code());
+}
+
+/// Prints a failure: one line on stderr, and a JSON object on stdout with --json.
+fn fail(failure: &Failure, json: bool) {
+    // One line, whatever a driver's error text held.
+    let message = redact::redact(&failure.message)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    eprintln!("error: {message}");
+    if json {
+        let body = serde_json::json!({
+            "error": { "code": failure.code.code(), "kind": failure.code.name(), "message": message }
+        });
+        println!("{body}");
+    }
 }
 
 async fn run(cli: &Cli) -> Result<Outcome> {

@@ -147,8 +147,10 @@ impl Source {
                 ExitCode::Database,
                 "the scale generator thread panicked; report this",
             ))
-        })?;
+        });
+        // A failed COPY stopped the generator: its error is the one that matters.
         copied?;
+        let second = second?;
         for (table, columns) in after.iter().skip(1) {
             copy_file(db, table, columns, &dir.path(table)).await?;
         }
@@ -194,26 +196,32 @@ async fn copy_file(db: &mut Db, table: &str, columns: &[String], path: &Path) ->
     copied.map(|_| ())
 }
 
-/// A private temporary directory for spool files, removed when dropped.
+/// A private scratch directory (mode 0700, unpredictable name, created
+/// fresh, so no symlink or other user's directory is followed), removed when
+/// the last handle goes and by the watchdog if the run is cut short.
 #[derive(Clone)]
-struct SpoolDir(Arc<PathBuf>);
+struct SpoolDir(Arc<tempfile::TempDir>);
 
 impl SpoolDir {
     fn new() -> Result<SpoolDir> {
-        let dir = std::env::temp_dir().join(format!("fictures-seed-scale-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| spool_failure(&e))?;
+        let dir = tempfile::Builder::new()
+            .prefix("fictures-seed-scale-")
+            .tempdir()
+            .map_err(|e| spool_failure(&e))?;
+        crate::deadline::register_scratch(dir.path());
         Ok(SpoolDir(Arc::new(dir)))
     }
 
     fn path(&self, table: &str) -> PathBuf {
-        self.0.join(format!("{table}.copy"))
+        self.0.path().join(format!("{table}.copy"))
     }
 }
 
 impl Drop for SpoolDir {
     fn drop(&mut self) {
+        // The TempDir itself removes the directory once the last handle drops.
         if Arc::strong_count(&self.0) == 1 {
-            let _ = std::fs::remove_dir_all(self.0.as_ref());
+            crate::deadline::forget_scratch(self.0.path());
         }
     }
 }
@@ -295,24 +303,31 @@ impl Sink {
             }
         }
         if self.chunk.len() >= 1 << 20 {
-            self.flush_chunk();
+            self.flush_chunk()?;
         }
         Ok(())
     }
 
-    fn flush_chunk(&mut self) {
+    fn flush_chunk(&mut self) -> Result<()> {
         if let Some((_, _, tx)) = &self.stream
             && !self.chunk.is_empty()
         {
             self.summary.bytes += self.chunk.len() as u64;
             let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(1 << 20));
-            // A closed receiver means the COPY failed; its error is reported there.
-            let _ = tx.blocking_send(chunk);
+            // A closed receiver means the COPY failed: stop generating at once
+            // (the COPY's own error is the one reported).
+            if tx.blocking_send(chunk).is_err() {
+                return Err(Failure::new(
+                    ExitCode::Database,
+                    "the COPY this generator fed has stopped",
+                ));
+            }
         }
+        Ok(())
     }
 
     fn finish(mut self) -> Result<Summary> {
-        self.flush_chunk();
+        self.flush_chunk()?;
         self.stream = None;
         for file in self.files.values_mut() {
             file.flush().map_err(|e| spool_failure(&e))?;

@@ -119,7 +119,18 @@ struct LockHolder {
 const HOLDER: &str = "fictures-seed-test-lock-holder";
 
 impl LockHolder {
+    /// Holds the fixture's advisory lock, as another run would.
     fn start(env: &TestEnv) -> LockHolder {
+        Self::holding(
+            env,
+            "SELECT pg_advisory_xact_lock(hashtextextended('fictures-seed/fixture', 0))",
+            "advisory",
+        )
+    }
+
+    /// Runs `take` in an open transaction and waits until a lock of
+    /// `locktype` is granted to it.
+    fn holding(env: &TestEnv, take: &str, locktype: &str) -> LockHolder {
         let child = Command::new("psql")
             .env("PGAPPNAME", HOLDER)
             .args([
@@ -129,7 +140,7 @@ impl LockHolder {
                 "ON_ERROR_STOP=1",
                 &env.db_url,
                 "-c",
-                "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('fictures-seed/fixture', 0)); SELECT pg_sleep(5);",
+                &format!("BEGIN; {take}; SELECT pg_sleep(5);"),
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -140,7 +151,7 @@ impl LockHolder {
         let deadline = Instant::now() + Duration::from_secs(10);
         while env.count(&format!(
             "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
-             WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = '{HOLDER}'"
+             WHERE l.locktype = '{locktype}' AND l.granted AND a.application_name = '{HOLDER}'"
         )) == 0
         {
             assert!(Instant::now() < deadline, "the holder never got the lock");
@@ -187,4 +198,69 @@ fn a_held_lock_times_out_cleanly_and_writes_nothing() {
     env.run(&["seed", "--lock-timeout", "5s", "--quiet"])
         .expect(0);
     env.run(&["verify", "--quiet"]).expect(0);
+}
+
+#[test]
+fn a_row_lock_held_by_someone_else_is_not_called_the_fixture_lock() {
+    let env = TestEnv::new();
+    env.run(&["seed", "--quiet"]).expect(0);
+    env.sql(&format!(
+        "UPDATE stories SET title = 'x' WHERE id = '{STORY_1}'"
+    ));
+    // The app (or a test) holds the row seed must restore.
+    let holder = LockHolder::holding(
+        &env,
+        &format!("SELECT 1 FROM stories WHERE id = '{STORY_1}' FOR UPDATE"),
+        "transactionid",
+    );
+    let run = env.run(&["seed", "--lock-timeout", "500ms"]).expect(6);
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("holds a lock on rows or tables the fixture writes"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("fictures-seed run"), "{stderr}");
+    holder.release(&env);
+
+    // Only the advisory lock is called the fixture lock.
+    let holder = LockHolder::start(&env);
+    let run = env.run(&["seed", "--lock-timeout", "500ms"]).expect(6);
+    assert!(
+        run.stderr()
+            .contains("another fictures-seed run holds the fixture lock"),
+        "{}",
+        run.stderr()
+    );
+    holder.release(&env);
+}
+
+#[test]
+fn the_run_time_limit_says_how_far_the_run_got() {
+    let env = TestEnv::new();
+    let before = env.checksums();
+    // Waiting for the fixture lock, nothing has been sent to commit.
+    let holder = LockHolder::start(&env);
+    let run = env
+        .run(&["seed", "--timeout", "1s", "--lock-timeout", "30s"])
+        .expect(8);
+    assert!(
+        run.stderr().contains("nothing was written"),
+        "{}",
+        run.stderr()
+    );
+    holder.release(&env);
+    assert_eq!(env.checksums(), before);
+
+    // A deferred check that runs at COMMIT and outlasts the limit: the
+    // outcome is unknown, and the message says so.
+    env.sql(
+        "CREATE FUNCTION slow_check() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$;
+         CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON stories DEFERRABLE INITIALLY DEFERRED
+           FOR EACH ROW EXECUTE FUNCTION slow_check()",
+    );
+    let run = env.run(&["seed", "--timeout", "1s"]).expect(4);
+    let stderr = run.stderr();
+    assert!(stderr.contains("after the COMMIT was sent"), "{stderr}");
+    assert!(stderr.contains("may or may not be committed"), "{stderr}");
+    assert!(!stderr.contains("nothing was written"), "{stderr}");
 }

@@ -55,14 +55,16 @@ fn psql(url: &str, args: &[&str], stdin: Option<&str>) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("psql runs");
-    let input = child.stdin.take().expect("piped stdin");
-    if let Some(text) = stdin {
-        let mut input = input;
-        input
-            .write_all(text.as_bytes())
-            .expect("psql reads its input");
-    }
-    child.wait_with_output().expect("psql finishes")
+    let mut input = child.stdin.take().expect("piped stdin");
+    let text = stdin.unwrap_or_default().to_string();
+    // Written from a thread, so a long answer cannot stall a long script.
+    let writer = std::thread::spawn(move || input.write_all(text.as_bytes()));
+    let out = child.wait_with_output().expect("psql finishes");
+    writer
+        .join()
+        .expect("the writer thread finishes")
+        .expect("psql reads its input");
+    out
 }
 
 /// A client's trimmed stdout, or a test failure showing its stderr.
@@ -241,6 +243,15 @@ impl TestEnv {
         psql_at(&self.db_url, sql)
     }
 
+    /// Runs a psql script (any length, `\gexec` allowed) fed on stdin;
+    /// unaligned tuples-only output.
+    pub fn script(&self, sql: &str) -> String {
+        succeeded(
+            psql(&self.db_url, &["-At", "-f", "-"], Some(sql)),
+            "psql script",
+        )
+    }
+
     pub fn count(&self, sql: &str) -> i64 {
         self.sql(sql)
             .parse()
@@ -308,8 +319,7 @@ impl TestEnv {
     /// Rows that belong to nobody in the fixture ("foreign" data), in every
     /// table the migrations create: the tool must never change them.
     pub fn add_foreign_rows(&self) {
-        let sql = std::fs::read_to_string(repo().join("tests/data/foreign.sql")).unwrap();
-        succeeded(psql(&self.db_url, &["-f", "-"], Some(&sql)), "foreign.sql");
+        self.script(&std::fs::read_to_string(repo().join("tests/data/foreign.sql")).unwrap());
     }
 
     /// Writes a seed file into a temporary directory and returns its path.
