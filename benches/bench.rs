@@ -13,8 +13,10 @@
 //!    baseline that writes the very same rows with one `INSERT` per row
 //!    (`pg_dump --inserts` of a database the tool seeded, replayed by psql in
 //!    one transaction), through the same proxy;
-//! 3. scale mode (`seed --scale N`), when the binary has it, against
-//!    `psql \copy` of the same rows (see the marked section below).
+//! 3. scale mode (`seed --scale N`) against `psql \copy` of the same rows;
+//! 4. part 1's operations on the generated stress schema of `tests/stress.rs`
+//!    (hundreds of dependent tables, wide tables, a second schema), beside
+//!    the small schema's figures, each median of `BENCH_STRESS_RUNS` (default 5).
 //!
 //! Every database it uses is created from a template that `fictures-seed
 //! migrate` made, is named `fsbench_<pid>_…`, and is dropped at the end. Redis
@@ -46,6 +48,12 @@ use anyhow::{Context, Result, anyhow, ensure};
 use serde_json::Value;
 use url::Url;
 
+// The generator the stress test uses; the bench needs only the schema and
+// its foreign rows.
+#[allow(dead_code)]
+#[path = "../tests/common/stress_schema.rs"]
+mod stress_schema;
+
 fn main() {
     // `cargo bench` passes `--bench`. `cargo test --all-targets` (scripts/test.sh) runs
     // bench targets too, without it: there this only checks that it builds.
@@ -75,12 +83,14 @@ fn run() -> Result<()> {
     let remote = remote_section(&ctx)?;
     println!("{}", remote.table());
 
-    // Part 3 (scale mode) is the placeholder section below.
     let scale = scale_section(&ctx)?;
-    match &scale {
-        Some(scale) => println!("{}", scale.table()),
-        None => println!("### 3. Scale mode\n\nscale mode: not implemented yet\n"),
+    if let Some(scale) = &scale {
+        println!("{}", scale.table());
     }
+
+    let stress = stress_section(&ctx)?;
+    println!("{}", stress.table());
+    println!("{}", stress.beside(&local));
 
     println!("{}", targets_table(&local, &remote, scale.as_ref()));
     println!(
@@ -521,16 +531,22 @@ struct Local {
 }
 
 fn local_section(ctx: &Ctx) -> Result<Local> {
-    let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); LOCAL_OPS.len()];
-    let mut inner: Vec<Vec<Duration>> = vec![Vec::new(); LOCAL_OPS.len()];
-    let mut counts: Vec<BTreeSet<(u64, u64)>> = vec![BTreeSet::new(); LOCAL_OPS.len()];
-    let mut rows = 0;
     eprintln!(
         "bench: part 1, local: 1 warm-up + {} runs of seed / no-op / verify / teardown",
         ctx.runs
     );
-    for i in 0..=ctx.runs {
-        let db = ctx.fresh_db("local")?;
+    cycles(ctx, ctx.runs, || ctx.fresh_db("local"))
+}
+
+/// One warm-up and `runs` measured rounds of seed / no-op seed / verify /
+/// teardown, each round on a database made by `fresh`.
+fn cycles(ctx: &Ctx, runs: usize, fresh: impl Fn() -> Result<String>) -> Result<Local> {
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); LOCAL_OPS.len()];
+    let mut inner: Vec<Vec<Duration>> = vec![Vec::new(); LOCAL_OPS.len()];
+    let mut counts: Vec<BTreeSet<(u64, u64)>> = vec![BTreeSet::new(); LOCAL_OPS.len()];
+    let mut rows = 0;
+    for i in 0..=runs {
+        let db = fresh()?;
         let url = ctx.url(&db);
         let redis = ctx.redis.as_str();
         let seed = ctx.tool(&url, redis, &["seed"])?.ok("seed")?;
@@ -580,12 +596,99 @@ fn show_counts(c: &BTreeSet<(u64, u64)>) -> (String, String) {
     (join(st), join(rt))
 }
 
+// ---------------------------------------------------------------- part 4: stress schema
+
+/// Part 1's operations on the stress schema, and the schema's size.
+struct Stress {
+    ops: Local,
+    tables: usize,
+    foreign_keys: usize,
+}
+
+fn stress_section(ctx: &Ctx) -> Result<Stress> {
+    let runs = env_usize("BENCH_STRESS_RUNS", 5)?;
+    let schema = stress_schema::Schema::generate();
+    let stats = schema.stats();
+    let template = ctx.name("stress_tpl");
+    eprintln!(
+        "bench: part 4, stress schema: template {template} ({} generated tables), 1 warm-up + {runs} runs",
+        stats.tables
+    );
+    ctx.create_db(&template, Some(&ctx.template))?;
+    let script = ctx.work.path().join("stress.sql");
+    let foreign = std::fs::read_to_string(ctx.root.join("tests/data/foreign.sql"))?;
+    psql_script(
+        ctx,
+        &template,
+        &script,
+        &format!("{}\n{foreign}\n{}", schema.ddl(), schema.foreign().sql),
+    )?;
+    let ops = cycles(ctx, runs, || {
+        let db = ctx.name("stress");
+        ctx.create_db(&db, Some(&template))?;
+        // Database settings do not travel with a template clone.
+        ctx.psql_at(
+            "postgres",
+            &format!("ALTER DATABASE \"{db}\" SET search_path = public, audit"),
+        )?;
+        Ok(db)
+    })?;
+    let foreign_keys: usize = ctx
+        .psql_at(
+            &template,
+            "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conparentid = 0",
+        )?
+        .parse()?;
+    ctx.drop_db(&template)?;
+    Ok(Stress {
+        ops,
+        tables: stats.tables,
+        foreign_keys,
+    })
+}
+
+impl Stress {
+    fn table(&self) -> String {
+        self.ops.table_titled(&format!(
+            "### 4. The stress schema (tests/stress.rs)\n\nThe same operations on the migrated \
+             schema plus {} generated tables ({} foreign keys in all, tables of 80 to 150 \
+             columns, a second schema on the search_path, a partitioned table, a trigger), \
+             with the foreign rows of the stress test in place.",
+            self.tables, self.foreign_keys
+        ))
+    }
+
+    /// Medians and round trips of both schemas side by side.
+    fn beside(&self, small: &Local) -> String {
+        let mut s = String::from(
+            "#### Small schema beside the stress schema (medians)\n\n\
+             | operation | small: median | small: round trips | stress: median | stress: round trips |\n\
+             |---|---:|---:|---:|---:|\n",
+        );
+        for (k, op) in LOCAL_OPS.iter().enumerate() {
+            s += &format!(
+                "| `{op}` | {} | {} | {} | {} |\n",
+                ms(small.stats[k].median),
+                show_counts(&small.counts[k]).1,
+                ms(self.ops.stats[k].median),
+                show_counts(&self.ops.counts[k]).1,
+            );
+        }
+        s
+    }
+}
+
 impl Local {
     fn table(&self) -> String {
+        self.table_titled(
+            "### 1. Local (loopback, no added latency)\n\nWall time from process start to exit; \
+             each run on a fresh database cloned from the migrated template.",
+        )
+    }
+
+    fn table_titled(&self, title: &str) -> String {
         let mut s = format!(
-            "### 1. Local (loopback, no added latency)\n\n\
-             Wall time from process start to exit; {} runs each after one warm-up, each run on a \
-             fresh database cloned from the migrated template. The fixture is {} rows. \
+            "{title} {} runs each after one warm-up. The fixture is {} rows. \
              Statements, round trips and the tool's own elapsed time (median) come from its \
              `--json` report; the rest of the wall time is process start, connecting and exit.\n\n\
              | operation | runs | median | min | max | tool's elapsed_ms | statements | round trips | target < 100 ms |\n\
@@ -1002,15 +1105,6 @@ fn pump(
 }
 
 // ---------------------------------------------------------------- part 3: scale mode
-//
-// ================================================================================
-// PLACEHOLDER for part 3 of issue 6 (`seed --scale N`), which is being built
-// in parallel. Until `fictures-seed seed --help` mentions `--scale`, this
-// prints "scale mode: not implemented yet". Once it does, it measures what the
-// issue asks for, assuming `seed --scale N` on an empty database writes the
-// canonical fixture plus N stories of the fixture's shape. Check the
-// assumptions marked ASSUMPTION against the implementation when it lands.
-// ================================================================================
 
 const SCALE_TARGETS_SCENES: [u64; 2] = [10_000, 100_000];
 
@@ -1034,18 +1128,9 @@ fn scale_section(ctx: &Ctx) -> Result<Option<Scale>> {
         eprintln!("bench: part 3 skipped (BENCH_SCALE=0)");
         return Ok(None);
     }
-    let help = Command::new(&ctx.bin)
-        .current_dir(&ctx.root)
-        .args(["seed", "--help"])
-        .output()
-        .context("fictures-seed seed --help")?;
-    if !String::from_utf8_lossy(&help.stdout).contains("--scale") {
-        eprintln!("bench: part 3: `seed --help` has no --scale");
-        return Ok(None);
-    }
     let redis = ctx.redis.as_str();
 
-    // ASSUMPTION: every scale story has as many scenes as a fixture story
+    // Every scale story has as many scenes as a fixture story
     // (chapters × scenes_per_chapter of the seed file). Measured, not assumed:
     // scenes after `seed --scale 1` minus scenes after a plain `seed`.
     let probe = ctx.fresh_db("scale_probe")?;
@@ -1301,8 +1386,8 @@ fn targets_table(local: &Local, remote: &Remote, scale: Option<&Scale>) -> Strin
             );
         }
         None => {
-            s += "| scale: ≥ 80% of raw COPY throughput | scale mode not implemented yet | not measured |\n";
-            s += "| scale: peak memory for 100,000 scenes ≤ 1.5× that for 10,000 | scale mode not implemented yet | not measured |\n";
+            s += "| scale: ≥ 80% of raw COPY throughput | skipped (BENCH_SCALE=0) | not measured |\n";
+            s += "| scale: peak memory for 100,000 scenes ≤ 1.5× that for 10,000 | skipped (BENCH_SCALE=0) | not measured |\n";
         }
     }
     s
