@@ -346,6 +346,8 @@ impl Ctx {
         cmd.current_dir(&self.root)
             .env("DATABASE_URL", db_url)
             .env("REDIS_URL", redis)
+            // The fixture's API keys need their secret to be created.
+            .env("FIXTURE_API_KEY_SECRET", "bench-only-api-key-secret")
             .env_remove("POSTGRES_URL_POOLED")
             .env_remove("POSTGRES_URL")
             .env_remove("FICTURES_SEED_LOG")

@@ -82,7 +82,7 @@ pub async fn walk(db: &mut Db, catalog: &Catalog, fixture: &Fixture, mode: Mode)
                 .map(|r| (t.key_of(&r.values), &r.tags))
                 .collect();
             let identity = walker.identity(&t.table);
-            for row in rows_of(found.get(&t.table)) {
+            for row in rows_of(&db.shown, found.get(&t.table))? {
                 let tags: BTreeSet<Tag> = tags
                     .get(&key_string(&t.key, &row))
                     .map(|v| v.iter().cloned().collect())
@@ -128,7 +128,7 @@ pub async fn walk(db: &mut Db, catalog: &Catalog, fixture: &Fixture, mode: Mode)
         for (i, fk) in edges.iter().enumerate() {
             let parent_tags = tags_by_referenced(&frontier[&fk.ref_table], &fk.ref_columns);
             let identity = walker.identity(&fk.table);
-            for mut row in rows_of(found.get(i.to_string())) {
+            for mut row in rows_of(&db.shown, found.get(i.to_string()))? {
                 let via = row.remove("_via").unwrap_or(Value::Null);
                 let key = key_string(&identity, &row);
                 if !seen
@@ -353,11 +353,24 @@ fn tags_by_referenced(
     map
 }
 
-fn rows_of(value: Option<&Value>) -> Vec<Row> {
-    value
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_object().cloned())
-        .collect()
+/// The rows of one labelled part: a list of row objects, or nothing (null)
+/// when no row matched; any other shape is an error naming `shown`.
+fn rows_of(shown: &str, value: Option<&Value>) -> Result<Vec<Row>> {
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(rows)) => rows
+            .iter()
+            .map(|v| match v {
+                Value::Object(row) => Ok(row.clone()),
+                _ => Err(crate::db::unexpected(
+                    shown,
+                    "a dependent row that is not an object",
+                )),
+            })
+            .collect(),
+        Some(_) => Err(crate::db::unexpected(
+            shown,
+            "dependent rows that are not a list",
+        )),
+    }
 }

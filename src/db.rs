@@ -85,9 +85,11 @@ impl Db {
             .transpose()
             .map_err(|e| self.failure(&e))?
             .flatten();
-        Ok(text
-            .map(|t| serde_json::from_str(&t).unwrap_or(Value::Null))
-            .unwrap_or(Value::Null))
+        match text {
+            None => Ok(Value::Null),
+            Some(t) => serde_json::from_str(&t)
+                .map_err(|e| unexpected(&self.shown, &format!("JSON that does not parse ({e})"))),
+        }
     }
 
     /// Labelled counts from statements built with `sql::counted`.
@@ -95,11 +97,12 @@ impl Db {
         let rows = self.batch(sql, statements).await?;
         let mut out = Vec::new();
         for row in rows {
-            if let (Ok(label), Ok(n)) = (
+            match (
                 row.try_get::<String, _>("label"),
                 row.try_get::<i64, _>("n"),
             ) {
-                out.push((label, n));
+                (Ok(label), Ok(n)) => out.push((label, n)),
+                _ => return Err(unexpected(&self.shown, "a row count without its label")),
             }
         }
         Ok(out)
@@ -113,6 +116,17 @@ impl Db {
     fn failure(&self, error: &sqlx::Error) -> Failure {
         query_failure(&self.shown, error)
     }
+}
+
+/// An answer of a shape the tool did not ask for: never read as a default
+/// (an empty state would plan to insert everything), always an error.
+pub fn unexpected(shown: &str, what: &str) -> Failure {
+    Failure::new(
+        ExitCode::Database,
+        format!(
+            "PostgreSQL at {shown} answered with {what}, which this tool does not understand; nothing was committed; report this with the output of `-vv`"
+        ),
+    )
 }
 
 fn truncate(s: &str, max: usize) -> &str {

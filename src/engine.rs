@@ -227,7 +227,7 @@ impl Target {
                 ),
             )
         })?;
-        Ok(state::parse(&self.fixture, value))
+        state::parse(&self.fixture, value).map_err(|what| crate::db::unexpected(&shown, &what))
     }
 
     /// Runs `statements` (in the open transaction) in one round trip.

@@ -434,8 +434,14 @@ pub fn state_query(account: &str) -> String {
 /// What the database holds of the scale data owned by `account`.
 pub async fn read_state(db: &mut Db, account: &str) -> Result<Summary> {
     let v = db.json(state_query(account), 1).await?;
+    let checksum = v["checksum"]
+        .as_str()
+        .filter(|c| c.parse::<u128>().is_ok())
+        .ok_or_else(|| {
+            crate::db::unexpected(&db.shown, "a load-test checksum that is not a number")
+        })?;
     let mut summary = Summary {
-        checksum: v["checksum"].as_str().unwrap_or("0").to_string(),
+        checksum: checksum.to_string(),
         ..Summary::default()
     };
     if let Value::Object(m) = v {

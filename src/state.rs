@@ -5,10 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::db::Db;
-use crate::error::Result;
 use crate::fixture::{Fixture, Row, key_string};
 use crate::seedfile::CounterSpec;
 use crate::sql;
@@ -74,49 +72,110 @@ pub fn query(fixture: &Fixture, counters: &[CounterSpec]) -> String {
     format!("SELECT {}::text", sql::labelled(&parts))
 }
 
-/// Runs the state query (in whatever transaction the caller opened).
-pub async fn read(db: &mut Db, fixture: &Fixture, counters: &[CounterSpec]) -> Result<State> {
-    let value = db.json(query(fixture, counters), 1).await?;
-    Ok(parse(fixture, value))
-}
-
-pub fn parse(fixture: &Fixture, value: Value) -> State {
+/// The state from the state query's answer; `Err` names the first part of
+/// the answer that is not of the shape the query builds.
+pub fn parse(fixture: &Fixture, value: Value) -> std::result::Result<State, String> {
     let mut state = State::default();
     let Value::Object(parts) = value else {
-        return state;
+        return Err(format!("a state that is not an object ({})", kind(&value)));
     };
     for (label, part) in parts {
         if let Some(table) = label.strip_prefix("t:") {
             let key = fixture
                 .table(table)
                 .map(|t| t.key.clone())
-                .unwrap_or_default();
+                .ok_or_else(|| format!("state for `{table}`, which the fixture lacks"))?;
+            let Value::Array(pairs) = part else {
+                return Err(format!("state of `{table}` that is not a list"));
+            };
             let mut rows = BTreeMap::new();
-            for pair in part.as_array().into_iter().flatten() {
-                let desired = object(pair.get(0));
-                let actual = pair
-                    .get(1)
-                    .filter(|v| !v.is_null())
-                    .map(|v| object(Some(v)));
+            for pair in pairs {
+                let (desired, actual) = match pair.as_array().map(Vec::as_slice) {
+                    Some([Value::Object(d), Value::Object(a)]) => (d.clone(), Some(a.clone())),
+                    Some([Value::Object(d), Value::Null]) => (d.clone(), None),
+                    _ => return Err(format!("a row of `{table}` that is not a pair of rows")),
+                };
                 rows.insert(key_string(&key, &desired), (desired, actual));
             }
             state.tables.insert(table.to_string(), rows);
         } else if let Some(counter) = label.strip_prefix("c:") {
+            let Value::Object(entries) = part else {
+                return Err(format!("counter `{counter}` that is not an object"));
+            };
             let mut rows = BTreeMap::new();
-            for (id, pair) in part.as_object().into_iter().flatten() {
-                let stored = pair.get(0).cloned().unwrap_or(Value::Null);
-                let counted = pair.get(1).and_then(Value::as_i64).unwrap_or(0);
-                rows.insert(id.clone(), (stored, counted));
+            for (id, pair) in entries {
+                match pair.as_array().map(Vec::as_slice) {
+                    Some([stored, counted]) if counted.is_i64() => {
+                        rows.insert(id, (stored.clone(), counted.as_i64().unwrap_or_default()));
+                    }
+                    _ => return Err(format!("counter `{counter}` of {id} without its count")),
+                }
             }
             state.counters.insert(counter.to_string(), rows);
+        } else {
+            return Err(format!("a state part labelled `{label}`"));
         }
     }
-    state
+    Ok(state)
 }
 
-fn object(value: Option<&Value>) -> Row {
+fn kind(value: &Value) -> &'static str {
     match value {
-        Some(Value::Object(m)) => m.clone(),
-        _ => Map::new(),
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fixture() -> Fixture {
+        let file = crate::seedfile::load(None).unwrap();
+        let accounts = crate::fixture::created_accounts(&file);
+        let credentials = crate::credentials::Credentials::from_env(&file);
+        crate::fixture::build(&file, &accounts, 0, &credentials)
+    }
+
+    #[test]
+    fn a_well_formed_answer_parses() {
+        let f = fixture();
+        let state = parse(
+            &f,
+            json!({
+                "t:stories": [[{"id": "a", "title": "x"}, null], [{"id": "b"}, {"id": "b", "title": "y"}]],
+                "c:community_posts.likes": {"p1": [2, 2]},
+            }),
+        )
+        .unwrap();
+        assert_eq!(state.tables["stories"]["a"].1, None);
+        assert_eq!(
+            state.tables["stories"]["b"].1.as_ref().unwrap()["title"],
+            "y"
+        );
+        assert_eq!(state.counters["community_posts.likes"]["p1"], (json!(2), 2));
+    }
+
+    #[test]
+    fn every_unexpected_shape_is_an_error() {
+        let f = fixture();
+        for bad in [
+            json!(null),
+            json!([]),
+            json!({"t:stories": {}}),
+            json!({"t:stories": [[{"id": "a"}]]}),
+            json!({"t:stories": [["a", null]]}),
+            json!({"t:nonsense": []}),
+            json!({"c:community_posts.likes": {"p1": [2]}}),
+            json!({"c:community_posts.likes": {"p1": [2, "two"]}}),
+            json!({"x:anything": 1}),
+        ] {
+            assert!(parse(&f, bad.clone()).is_err(), "{bad}");
+        }
     }
 }

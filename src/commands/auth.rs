@@ -253,7 +253,13 @@ async fn read_users(target: &mut Target) -> Result<serde_json::Map<String, Value
             1,
         )
         .await?;
-    Ok(v.as_object().cloned().unwrap_or_default())
+    match v {
+        Value::Object(users) => Ok(users),
+        _ => Err(crate::db::unexpected(
+            &target.db.shown,
+            "accounts that are not an object",
+        )),
+    }
 }
 
 /// Creates `dir` when missing (mode 0700: it will hold live sessions) and
