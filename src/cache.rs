@@ -134,12 +134,17 @@ impl Cache {
     ) -> Result<Cache> {
         let shown = redact::url(url);
         let fail = |e: &dyn std::fmt::Display, made: u32| {
+            let detail = redact::redact(&e.to_string());
+            let advice = if detail.contains("UnknownIssuer") || detail.contains("unknown issuer") {
+                "the server's certificate is not signed by a CA this machine trusts: pass that CA's PEM file with --redis-ca-cert"
+            } else {
+                "start it, fix REDIS_URL / --redis-url, or pass --no-cache to skip cache invalidation"
+            };
             Failure::new(
                 ExitCode::Connect,
                 format!(
-                    "cannot reach Redis at {shown}{}: {}; start it, fix REDIS_URL / --redis-url, or pass --no-cache to skip cache invalidation",
+                    "cannot reach Redis at {shown}{}: {detail}; {advice}",
                     retry::attempts_note(made),
-                    redact::redact(&e.to_string())
                 ),
             )
         };

@@ -88,7 +88,7 @@ impl Db {
         match text {
             None => Ok(Value::Null),
             Some(t) => serde_json::from_str(&t)
-                .map_err(|e| unexpected(&self.shown, &format!("JSON that does not parse ({e})"))),
+                .map_err(|_| unexpected(&self.shown, "JSON that does not parse")),
         }
     }
 
@@ -169,6 +169,10 @@ fn connect_failure(shown: &str, error: &sqlx::Error, attempts: u32) -> Failure {
         Some("3D000") => (
             ExitCode::Connect,
             "the database does not exist: create it, or fix the database name in the URL",
+        ),
+        _ if detail.contains("UnknownIssuer") || detail.contains("unknown issuer") => (
+            ExitCode::Connect,
+            "the server's certificate is not signed by a CA this machine trusts: name that CA's PEM file with sslrootcert=PATH in the database URL",
         ),
         _ => (
             ExitCode::Connect,

@@ -11,7 +11,25 @@ use fictures_seed::{deadline, redact, settings};
 use tracing_subscriber::EnvFilter;
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
+    // A non-UTF-8 argument is a usage error, not a panic.
+    let args: Vec<String> = match std::env::args_os()
+        .enumerate()
+        .map(|(i, a)| {
+            a.into_string().map_err(|raw| {
+                Failure::usage(format!(
+                    "argument {i} ({}) is not valid UTF-8; pass paths and URLs as UTF-8 text",
+                    raw.to_string_lossy()
+                ))
+            })
+        })
+        .collect::<Result<_>>()
+    {
+        Ok(args) => args,
+        Err(failure) => {
+            fail(&failure, false);
+            std::process::exit(failure.code.code());
+        }
+    };
     if let Err(failure) = settings::preload_env_file(&args) {
         eprintln!("error: {}", redact::redact(&failure.message));
         std::process::exit(failure.code.code());

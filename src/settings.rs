@@ -88,7 +88,30 @@ pub fn database_url(flag: Option<&str>) -> Result<String> {
         )
     })?;
     redact::url(&url);
+    expect_scheme(
+        &url,
+        "database",
+        &["postgres", "postgresql"],
+        "this tool speaks only PostgreSQL: use postgres://user:password@host:port/database",
+    )?;
     Ok(url)
+}
+
+/// A URL of another kind (mysql://, http://) is a usage error here, not a
+/// connection to attempt and fail later with a misleading message.
+fn expect_scheme(url: &str, what: &str, schemes: &[&str], fix: &str) -> Result<()> {
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    match scheme {
+        Some(s) if schemes.contains(&s.as_str()) => Ok(()),
+        Some(s) => Err(Failure::usage(format!(
+            "the {what} URL {} is a `{s}` URL; {fix}",
+            redact::url(url)
+        ))),
+        None => Err(Failure::usage(format!(
+            "the {what} URL {} has no scheme; {fix}",
+            redact::url(url)
+        ))),
+    }
 }
 
 /// The Redis URL, or `None` when `--no-cache` makes it unnecessary.
@@ -106,5 +129,11 @@ pub fn redis_url(flag: Option<&str>, no_cache: bool) -> Result<Option<String>> {
             )
         })?;
     redact::url(&url);
+    expect_scheme(
+        &url,
+        "Redis",
+        &["redis", "rediss", "unix", "redis+unix"],
+        "use redis://[user:password@]host:port/db, or rediss:// for TLS",
+    )?;
     Ok(Some(url))
 }

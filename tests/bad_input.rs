@@ -351,3 +351,42 @@ fn deterministic_database_errors_do_not_advise_a_retry() {
     let run = env.run(&["seed", "--no-cache", "-v"]).expect(8);
     assert!(run.stderr().contains("SQLSTATE 23514"), "{}", run.stderr());
 }
+
+#[test]
+fn urls_of_another_kind_and_non_utf8_arguments_are_usage_errors() {
+    let env = TestEnv::new();
+    let e = refused(
+        &env,
+        &[
+            "verify",
+            "--database-url",
+            "mysql://root:pw@127.0.0.1:3306/app",
+        ],
+        &[],
+        2,
+        "is a `mysql` URL; this tool speaks only PostgreSQL",
+    );
+    assert!(!e.contains(":pw@"), "{e}");
+    refused(
+        &env,
+        &["seed", "--redis-url", "http://127.0.0.1:6379"],
+        &[],
+        2,
+        "is a `http` URL; use redis://",
+    );
+    // A path that is not UTF-8: one sentence and exit 2, not a panic.
+    use std::os::unix::ffi::OsStrExt;
+    let bad = std::ffi::OsStr::from_bytes(b"/tmp/seed-\xff.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fictures-seed"))
+        .env_clear()
+        .arg("seed")
+        .arg("--seed-file")
+        .arg(bad)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("error: argument 3"), "{stderr}");
+    assert!(stderr.contains("is not valid UTF-8"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
