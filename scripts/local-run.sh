@@ -5,12 +5,15 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-eval "$(bash scripts/stack.sh up)"
+# Captured first: a failed `up` inside eval "$(…)" would go unnoticed.
+settings="$(bash scripts/stack.sh up)"
+eval "$settings"
 # The fixture's API keys are derived from this secret; a throwaway local stack
 # gets a fixed local one unless you bring your own.
 export FIXTURE_API_KEY_SECRET="${FIXTURE_API_KEY_SECRET:-local-stack-only-api-key-secret}"
-cargo build --release --quiet
-bin=target/release/fictures-seed
+echo "local-run.sh: cargo build --release (the first build takes several minutes)" >&2
+cargo build --release --bin fictures-seed
+bin="${CARGO_TARGET_DIR:-target}/release/fictures-seed"
 "$bin" migrate --quiet
 "$bin" seed
 "$bin" verify

@@ -8,7 +8,10 @@ stack_session() {
   STACK_STARTED=0
   bash scripts/stack.sh status >/dev/null 2>&1 || STACK_STARTED=1
   trap stack_session_end EXIT
-  eval "$(bash scripts/stack.sh up "$@")"
+  # Captured first: a failed `up` inside eval "$(…)" would go unnoticed.
+  local settings
+  settings="$(bash scripts/stack.sh up "$@")"
+  eval "$settings"
 }
 
 stack_session_end() {

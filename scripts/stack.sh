@@ -276,7 +276,7 @@ choose_pg_root() {
     key="$(printf '%s' "$STACK_DIR" | cksum | cut -d' ' -f1)"
     local outside="$home/fictures-stack/$key"
     say "postgres cannot use $in_repo (unreachable or path too long); keeping the cluster in $outside"
-    rm -rf -- "$outside"
+    remove_owned_dir "$outside"
     mkdir -p "$outside"
     touch "$outside/$MARKER"
     ln -s "$outside" "$in_repo"
@@ -291,7 +291,11 @@ pg_initialized() { [[ -f "$PG_DATA/PG_VERSION" ]]; }
 
 init_pg() {
   # A half-written data dir (initdb interrupted) cannot be repaired, only redone.
-  [[ -d "$PG_DATA" ]] && as_pg rm -rf -- "$PG_DATA"
+  if [[ -d "$PG_DATA" ]]; then
+    [[ -f "$PG_ROOT/$MARKER" ]] \
+      || die "refusing to delete $PG_DATA: $PG_ROOT lacks the $MARKER marker, so stack.sh did not create it; remove it by hand."
+    as_pg rm -rf -- "$PG_DATA"
+  fi
   say "initdb: new cluster in $PG_DATA"
   as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U "$PG_SUPERUSER" --auth=trust -E UTF8 --locale=C \
     --no-sync --no-instructions >"$PG_ROOT/initdb.log" 2>&1 \
@@ -477,7 +481,7 @@ write_redis_conf() {
       echo "tls-port $REDIS_TLS_PORT"
       echo "tls-cert-file $TLS_DIR/server.crt"
       echo "tls-key-file $TLS_DIR/server.key"
-      echo "tls-ca-cert-file $TLS_DIR/server.crt"
+      echo "tls-ca-cert-file $TLS_DIR/ca.crt"
       echo "tls-auth-clients no"
     fi
   } >"$REDIS_CONF"

@@ -36,6 +36,27 @@ pub type Doomed = BTreeMap<String, Found>;
 
 /// Walks the foreign keys from the fixture's rows that exist in the database.
 pub async fn walk(db: &mut Db, catalog: &Catalog, fixture: &Fixture, mode: Mode) -> Result<Doomed> {
+    let started = std::time::Instant::now();
+    let trips = db.round_trips;
+    let doomed = walk_levels(db, catalog, fixture, mode).await?;
+    crate::steps::done(
+        "plan",
+        &format!(
+            "dependents found in {} levels, {} rows",
+            db.round_trips - trips,
+            doomed.values().map(|f| f.rows.len()).sum::<usize>()
+        ),
+        started,
+    );
+    Ok(doomed)
+}
+
+async fn walk_levels(
+    db: &mut Db,
+    catalog: &Catalog,
+    fixture: &Fixture,
+    mode: Mode,
+) -> Result<Doomed> {
     let walker = Walker { catalog };
     let mut seen: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut doomed = Doomed::new();

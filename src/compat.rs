@@ -68,8 +68,8 @@ impl Fit {
         let more = match self.problems.len() {
             1 => String::new(),
             n => format!(
-                " ({} more problems: run `fictures-seed doctor` to list them)",
-                n - 1
+                " ({} more: run `fictures-seed doctor` to list them)",
+                crate::report::count(n - 1, "problem")
             ),
         };
         Some(Failure::schema(format!("{first}{more}")))

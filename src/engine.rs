@@ -84,6 +84,7 @@ pub async fn inspect(
     adoption: Adoption,
     scale: u32,
 ) -> Result<(Target, Fit)> {
+    let started = std::time::Instant::now();
     let mut db = Db::connect(
         &targets.database,
         Limits {
@@ -103,6 +104,8 @@ pub async fn inspect(
         })
         .collect();
     emails.sort();
+    crate::steps::done("connect", &format!("PostgreSQL at {}", db.shown), started);
+    let started = std::time::Instant::now();
     let catalog = Catalog::read(&mut db).await?;
     let users = if catalog.table("users").is_some() {
         db.json(
@@ -117,10 +120,20 @@ pub async fn inspect(
     } else {
         Value::Array(Vec::new())
     };
+    crate::steps::done(
+        "catalog",
+        &format!(
+            "{} tables, {} foreign keys, and the accounts",
+            catalog.tables.len(),
+            catalog.foreign_keys.len()
+        ),
+        started,
+    );
     let mut notes = Vec::new();
     let accounts = resolve_accounts(&file, &users, adoption, &mut notes)?;
+    // Its notes (a password variable not set) concern only seed and auth,
+    // which add them to their own reports.
     let credentials = Credentials::from_env(&file);
-    notes.extend(credentials.notes.iter().cloned());
     let mut fixture = fixture::build(&file, &accounts, scale, &credentials);
     let fit = compat::fit(&mut fixture, &catalog);
     let target = Target {
@@ -200,6 +213,7 @@ impl Target {
     /// writers take the fixture lock with bounded waits; readers get a
     /// read-only snapshot and take no lock.
     pub async fn begin(&mut self, g: &Global, write: bool) -> Result<State> {
+        let started = std::time::Instant::now();
         // JIT compiling costs tens of milliseconds and the planner's row
         // guesses for json_populate_recordset invite it; these statements
         // are small, so it never pays.
@@ -230,7 +244,11 @@ impl Target {
                 ),
             )
         })?;
-        state::parse(&self.fixture, value).map_err(|what| crate::db::unexpected(&shown, &what))
+        let state = state::parse(&self.fixture, value)
+            .map_err(|what| crate::db::unexpected(&shown, &what))?;
+        let how = if write { "locked and read" } else { "read" };
+        crate::steps::done("state", &format!("the fixture's rows {how}"), started);
+        Ok(state)
     }
 
     /// Runs `statements` (in the open transaction) in one round trip.
@@ -244,6 +262,7 @@ impl Target {
 
     /// Runs `statements` and commits, all in one round trip.
     pub async fn commit(&mut self, statements: Vec<String>) -> Result<Vec<(String, i64)>> {
+        let started = std::time::Instant::now();
         let n = statements.len() as u64 + 1;
         let mut sql = statements.join(";\n");
         if !sql.is_empty() {
@@ -252,7 +271,7 @@ impl Target {
         sql.push_str("COMMIT");
         crate::deadline::commit_sent();
         let shown = self.db.shown.clone();
-        self.db.counts(sql, n).await.map_err(|f| {
+        let counts = self.db.counts(sql, n).await.map_err(|f| {
             if f.code != ExitCode::Connect {
                 return f;
             }
@@ -264,7 +283,9 @@ impl Target {
                     "the connection to PostgreSQL at {shown} was lost while committing, so the changes may or may not be committed; run `fictures-seed verify` to see which and `fictures-seed invalidate` to clear the fixture's cache keys (running the command again is safe either way)"
                 ),
             )
-        })
+        })?;
+        crate::steps::done("apply", &format!("{n} statements and COMMIT"), started);
+        Ok(counts)
     }
 
     pub async fn rollback(&mut self) -> Result<()> {
@@ -304,6 +325,7 @@ pub async fn drop_keys(
         return Ok(());
     };
     let families = Families::of(tags);
+    let started = std::time::Instant::now();
     let outcome = async {
         let keys = cache.scan(&families).await?;
         if !dry_run {
@@ -314,6 +336,8 @@ pub async fn drop_keys(
     .await;
     match outcome {
         Ok(keys) => {
+            let verb = if dry_run { "found" } else { "removed" };
+            crate::steps::done("cache", &format!("{} keys {verb}", keys.len()), started);
             line.removed = keys.len();
             if dry_run || tracing::enabled!(tracing::Level::DEBUG) {
                 line.keys = keys;

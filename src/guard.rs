@@ -66,47 +66,56 @@ impl<'a> Target<'a> {
     }
 }
 
-/// Refuses the write when a rule forbids it; the error names the rule and the way out.
+/// Refuses the write when a rule forbids it. The error names every rule that
+/// matched and every flag needed, at once, so one corrected run gets through.
 pub fn check(target: &Target, rules: &Rules) -> Result<()> {
     let shown = redact::url(target.url);
-    let refuse = |why: String, fix: String| {
-        Err(Failure::new(
-            ExitCode::Refused,
-            format!(
-                "refusing to write to {} at {shown}: {why}; {fix}",
-                target.what
-            ),
-        ))
-    };
-    let names = target.host.iter().chain(target.database.iter());
-    for name in names {
-        if let Some(marker) = production_marker(name, rules.production_markers) {
-            if rules.production_override {
-                tracing::warn!(
-                    "writing to production-looking {} at {shown} ({PRODUCTION_OVERRIDE})",
-                    target.what
-                );
-                break;
-            }
-            return refuse(
-                format!("`{name}` looks like production (marker `{marker}`)"),
-                format!("if you really mean to, pass {PRODUCTION_OVERRIDE}"),
-            );
-        }
-    }
-    let Some(host) = &target.host else {
-        return Ok(());
-    };
-    if is_local(host) || rules.allow_hosts.iter().any(|p| glob(p, host)) {
-        return Ok(());
-    }
-    refuse(
-        format!("host `{host}` is not local and matches no --allow-host pattern"),
-        format!(
-            "to allow it, pass --allow-host '{host}' (or a pattern such as '*.{}') or set FICTURES_SEED_ALLOW_HOSTS",
+    let production = target
+        .host
+        .iter()
+        .chain(target.database.iter())
+        .find_map(|name| production_marker(name, rules.production_markers).map(|m| (name, m)));
+    let remote = target
+        .host
+        .as_ref()
+        .filter(|h| !is_local(h) && !rules.allow_hosts.iter().any(|p| glob(p, h)));
+    let mut why = Vec::new();
+    let mut fix = Vec::new();
+    if let Some(host) = remote {
+        why.push(format!(
+            "host `{host}` is not local and matches no --allow-host pattern"
+        ));
+        fix.push(format!(
+            "pass --allow-host '{host}' (or a pattern such as '*.{}', or set FICTURES_SEED_ALLOW_HOSTS)",
             host.split_once('.').map_or(host.as_str(), |(_, rest)| rest)
+        ));
+    }
+    match production {
+        Some((name, marker)) if !rules.production_override => {
+            why.push(format!(
+                "`{name}` looks like production (marker `{marker}`)"
+            ));
+            fix.push(format!("pass {PRODUCTION_OVERRIDE}"));
+        }
+        // Said even with --quiet: nobody should write to production unawares.
+        Some(_) if why.is_empty() => eprintln!(
+            "warning: writing to production-looking {} at {shown} ({PRODUCTION_OVERRIDE})",
+            target.what
         ),
-    )
+        _ => {}
+    }
+    if why.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::new(
+        ExitCode::Refused,
+        format!(
+            "refusing to write to {} at {shown}: {}; if you really mean to write there, {}",
+            target.what,
+            why.join(", and "),
+            fix.join(" and ")
+        ),
+    ))
 }
 
 fn is_local(host: &str) -> bool {
@@ -223,6 +232,17 @@ mod tests {
         assert!(verdict("postgres://127.0.0.1/app_prod", &[], false).is_err());
         assert!(verdict("postgres://127.0.0.1/app_prod", &[], true).is_ok());
         assert!(verdict("postgres://127.0.0.1/products", &[], false).is_ok());
+    }
+
+    #[test]
+    fn every_flag_needed_is_named_at_once() {
+        let e = verdict("postgres://u@db.prod.example.com/app", &[], false).unwrap_err();
+        assert!(e.contains("--allow-host 'db.prod.example.com'"), "{e}");
+        assert!(e.contains(PRODUCTION_OVERRIDE), "{e}");
+        assert!(
+            e.contains("is not local") && e.contains("marker `prod`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -30,4 +30,5 @@ pub mod seedfile;
 pub mod settings;
 pub mod sql;
 pub mod state;
+pub mod steps;
 pub mod text;

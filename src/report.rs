@@ -107,7 +107,7 @@ impl Report {
 
     pub fn print(&self, json: bool, quiet: bool) {
         let text = if json {
-            serde_json::to_string_pretty(self).expect("reports serialize")
+            serde_json::to_string_pretty(&self.to_json()).expect("reports serialize")
         } else if !quiet {
             self.human()
         } else {
@@ -130,9 +130,9 @@ impl Report {
         out.push(format!("{}{verb}", self.command));
         // verify reads the same plan as differences, not as work to do.
         let heads = if self.findings.is_some() {
-            ["missing", "drifted", "extra", "exact"]
+            VERIFY_WORDS.map(|(_, w)| w)
         } else {
-            ["insert", "update", "delete", "unchanged"]
+            VERIFY_WORDS.map(|(p, _)| p)
         };
         if !self.tables.is_empty() {
             out.push(format!(
@@ -185,23 +185,67 @@ impl Report {
         let done = if self.findings.is_some() || self.tables.is_empty() {
             String::new()
         } else {
-            format!("{} changes, ", self.changes())
+            format!("{}, ", count(self.changes(), "change"))
         };
         // A command that reached no server has no cost to show.
         if self.round_trips > 0 || self.redis_commands > 0 {
             out.push(format!(
-                "{done}{} ms ({} statements, {} round trips, {} Redis commands)",
-                self.elapsed_ms, self.statements, self.round_trips, self.redis_commands
+                "{done}{} ms ({}, {}, {})",
+                self.elapsed_ms,
+                count(self.statements as usize, "statement"),
+                count(self.round_trips as usize, "round trip"),
+                count(self.redis_commands as usize, "Redis command")
             ));
         }
         if let Some(findings) = &self.findings {
             out.push(if findings.is_empty() {
                 "fixture OK".to_string()
             } else {
-                format!("{} findings", findings.len())
+                count(findings.len(), "finding")
             });
         }
         out.join("\n")
+    }
+
+    /// The report as the JSON object `--json` prints. `verify`'s table counts
+    /// carry the words of its human report, and it says `ok` at the top.
+    pub fn to_json(&self) -> Value {
+        let mut value = serde_json::to_value(self).expect("reports serialize");
+        if let (Some(findings), Value::Object(top)) = (&self.findings, &mut value) {
+            top.insert("ok".into(), Value::Bool(findings.is_empty()));
+            for line in top
+                .get_mut("tables")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                if let Value::Object(line) = line {
+                    for (from, to) in VERIFY_WORDS {
+                        if let Some(v) = line.remove(from) {
+                            line.insert(to.into(), v);
+                        }
+                    }
+                }
+            }
+        }
+        value
+    }
+}
+
+/// The plan's words and the ones `verify` reports the same counts with.
+const VERIFY_WORDS: [(&str, &str); 4] = [
+    ("insert", "missing"),
+    ("update", "drifted"),
+    ("delete", "extra"),
+    ("unchanged", "exact"),
+];
+
+/// `1 finding`, `2 findings`: a count with its noun in agreement.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 
@@ -211,14 +255,17 @@ impl CacheLine {
             return vec!["cache: skipped (--no-cache)".into()];
         }
         let mut out = vec![if verify {
-            format!("cache: {} fixture keys present", self.present.len())
+            format!(
+                "cache: {} present",
+                count(self.present.len(), "fixture key")
+            )
         } else {
             let verb = if dry_run {
                 "would be removed"
             } else {
                 "removed"
             };
-            format!("cache: {} fixture keys {verb}", self.removed)
+            format!("cache: {} {verb}", count(self.removed, "fixture key"))
         }];
         out.extend(self.keys.iter().map(|k| format!("  {k}")));
         out.extend(

@@ -209,6 +209,33 @@ fn guarded_remote_host_and_production_names() {
         3,
         "--i-really-mean-production",
     );
+    // Both rules at once: both flags named in one refusal.
+    let e = refused(
+        &env,
+        &["seed", "--database-url", &prod],
+        &[],
+        3,
+        "--allow-host 'db.prod.example.com'",
+    );
+    assert!(e.contains("--i-really-mean-production"), "{e}");
+    // The override's warning shows even with --quiet.
+    let run = env
+        .run(&[
+            "seed",
+            "--quiet",
+            "--connect-attempts",
+            "1",
+            "--database-url",
+            local_prod.as_str(),
+            "--i-really-mean-production",
+        ])
+        .expect(4);
+    assert!(
+        run.stderr()
+            .contains("warning: writing to production-looking PostgreSQL"),
+        "{}",
+        run.stderr()
+    );
     refused(
         &env,
         &["seed", "--redis-url", "redis://cache.example.com:6379/0"],

@@ -44,3 +44,37 @@ fn each_test_gets_its_own_database_and_redis_database() {
     assert_eq!(one.count("SELECT count(*) FROM scenes"), 45);
     assert_eq!(two.count("SELECT count(*) FROM scenes"), 0);
 }
+
+/// Run by the test below in a child process whose environment names servers
+/// the project did not start; skipped when run any other way.
+#[test]
+fn probe_with_foreign_servers_in_the_environment() {
+    if std::env::var_os("FICTURES_HARNESS_PROBE").is_none() {
+        return;
+    }
+    let env = TestEnv::new();
+    assert!(!env.redis_url.contains(":1/"), "{}", env.redis_url);
+    assert!(!env.db_url.contains(":1/"), "{}", env.db_url);
+    assert_eq!(env.redis(&["PING"]), "PONG");
+    assert_eq!(env.count("SELECT 1"), 1);
+}
+
+#[test]
+fn the_harness_uses_only_the_stack_the_project_started() {
+    // A developer's shell with the app's .env exported: the tests must not
+    // flush that Redis or touch that database.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "probe_with_foreign_servers_in_the_environment"])
+        .env("FICTURES_HARNESS_PROBE", "1")
+        .env("REDIS_URL", "redis://127.0.0.1:1/0")
+        .env("DATABASE_URL", "postgres://app@127.0.0.1:1/app")
+        .env("STACK_PG_ADMIN_URL", "postgres://app@127.0.0.1:1/postgres")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

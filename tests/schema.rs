@@ -46,6 +46,11 @@ fn migrate_dry_run_applies_nothing() {
         dry["notes"][0].as_str().unwrap().starts_with("would apply"),
         "{dry}"
     );
+    let files = std::fs::read_dir(repo().join("migrations"))
+        .unwrap()
+        .count();
+    let last = dry["notes"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last, format!("would apply {files} migrations"), "{dry}");
     assert_eq!(
         env.count("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"),
         0

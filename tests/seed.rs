@@ -360,3 +360,30 @@ fn statement_count_does_not_grow_with_scenes() {
         small["statements"]
     );
 }
+
+#[test]
+fn verbose_shows_each_step_with_its_time_and_very_verbose_the_sql() {
+    let env = TestEnv::new();
+    let run = env.run(&["seed", "-v"]).expect(0);
+    let stderr = run.stderr();
+    for step in [
+        "connect:", "catalog:", "state:", "plan:", "apply:", "cache:",
+    ] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains(step) && l.ends_with(" ms")),
+            "{step} not in:\n{stderr}"
+        );
+    }
+    assert!(!stderr.contains("SELECT"), "-v shows no SQL:\n{stderr}");
+    let run = env.run(&["seed", "-vv"]).expect(0);
+    assert!(run.stderr().contains("SELECT"), "{}", run.stderr());
+    // The counts agree in number.
+    let run = env.run(&["migrate", "--dry-run"]).expect(0);
+    assert!(
+        run.stdout().contains("every migration is applied"),
+        "{}",
+        run.stdout()
+    );
+}

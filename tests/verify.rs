@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
+use serde_json::json;
 
 fn seeded() -> TestEnv {
     let env = TestEnv::new();
@@ -59,7 +60,33 @@ fn changed_column_is_drift() {
         human.contains("expected \"Scene 1: Cache Test\", found \"PATCHED\""),
         "{human}"
     );
-    assert_eq!(human.lines().last(), Some("1 findings"));
+    assert_eq!(human.lines().last(), Some("1 finding"));
+    assert_eq!(human.lines().next(), Some("verify"), "a read is no dry run");
+    assert!(
+        !human.contains("gets no password"),
+        "passwords do not matter to verify: {human}"
+    );
+    let seed = env.run(&["seed", "--dry-run"]).expect(0).stdout();
+    assert!(seed.contains("account `writer` gets no password"), "{seed}");
+    // JSON counts carry the human report's words, and `ok` says the verdict.
+    let report = env.run(&["verify", "--json"]).expect(1).json();
+    assert_eq!(report["ok"], false);
+    let scenes = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "scenes")
+        .unwrap();
+    assert_eq!(
+        (
+            &scenes["missing"],
+            &scenes["drifted"],
+            &scenes["extra"],
+            &scenes["exact"]
+        ),
+        (&json!(0), &json!(1), &json!(0), &json!(44))
+    );
+    assert!(scenes.get("insert").is_none(), "{scenes}");
 }
 
 #[test]

@@ -47,7 +47,7 @@ pub async fn run(g: &Global, args: &AuthArgs) -> Result<Outcome> {
     let mut report = Report {
         command: "auth",
         show_secrets: args.options.show_secrets,
-        notes: target.notes.clone(),
+        notes: [&target.notes[..], &target.credentials.notes[..]].concat(),
         ..Report::default()
     };
     report.auth = Some(write_states(&mut target, &plan).await?);

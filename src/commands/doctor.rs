@@ -76,7 +76,6 @@ pub async fn run(g: &Global) -> Result<Outcome> {
     }
     let mut report = Report {
         command: "doctor",
-        dry_run: true,
         notes: target.notes.clone(),
         ..Report::default()
     };
@@ -164,12 +163,13 @@ impl Diagnosis {
         }
         if let Some(r) = &self.rehearsal {
             out.push(format!(
-                "verify finds {} rows hanging off the fixture (seed --prune removes them); teardown would delete {} rows",
-                r.extra_rows, r.teardown_rows
+                "verify finds {} hanging off the fixture (seed --prune removes them); teardown would delete {}",
+                crate::report::count(r.extra_rows, "row"),
+                crate::report::count(r.teardown_rows, "row")
             ));
             out.push(format!(
-                "PostgreSQL planned all {} statements seed and teardown would send",
-                r.statements_planned
+                "PostgreSQL planned {} seed and teardown would send",
+                crate::report::count(r.statements_planned, "statement")
             ));
         }
         if !self.dependents.is_empty() {
@@ -185,8 +185,8 @@ impl Diagnosis {
             "seed would succeed".to_string()
         } else {
             format!(
-                "{} problems: seed would stop before writing",
-                self.fit.problems.len()
+                "{}: seed would stop before writing",
+                crate::report::count(self.fit.problems.len(), "problem")
             )
         });
         out

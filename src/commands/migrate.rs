@@ -50,6 +50,10 @@ pub async fn run(g: &Global, args: &MigrateArgs) -> Result<Outcome> {
         report
             .notes
             .extend(pending.iter().map(|m| format!("{verb} {m}")));
+        report.notes.push(format!(
+            "{verb} {}",
+            crate::report::count(pending.len(), "migration")
+        ));
         if !args.dry_run.dry_run {
             db.migrate(&MIGRATOR).await?;
         }

@@ -58,7 +58,7 @@ pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
     let mut report = Report {
         command: "seed",
         dry_run,
-        notes: target.notes.clone(),
+        notes: [&target.notes[..], &target.credentials.notes[..]].concat(),
         ..Report::default()
     };
     report.tables_from(&plan);

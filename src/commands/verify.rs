@@ -55,7 +55,6 @@ pub async fn run(g: &Global, args: &VerifyArgs) -> Result<Outcome> {
 
     let mut report = Report {
         command: "verify",
-        dry_run: true,
         notes: target.notes.clone(),
         ..Report::default()
     };

@@ -22,18 +22,20 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The stack's URLs: from the environment, else from `.stack/env`.
+/// Where `scripts/test.sh` keeps the test stack's settings.
+pub const STACK_ENV: &str = ".stack-test/env";
+
+/// A setting of the stack `scripts/test.sh` started, read from its env file
+/// only: never from the environment, where `REDIS_URL` or `DATABASE_URL` may
+/// name the app's own servers, whose data the tests would flush.
 pub fn stack_var(name: &str) -> String {
-    if let Ok(v) = std::env::var(name) {
-        return v;
-    }
-    let env = std::fs::read_to_string(repo().join(".stack/env")).unwrap_or_else(|_| {
-        panic!("{name} is not set and .stack/env is missing: run the tests with scripts/test.sh (it starts the local stack)")
+    let env = std::fs::read_to_string(repo().join(STACK_ENV)).unwrap_or_else(|_| {
+        panic!("{STACK_ENV} is missing: run the tests with scripts/test.sh (it starts the test stack; KEEP_STACK=1 keeps it for `cargo test` afterwards)")
     });
     env.lines()
         .find_map(|l| l.strip_prefix(&format!("export {name}=")))
         .map(|v| v.trim_matches('\'').trim_matches('"').to_string())
-        .unwrap_or_else(|| panic!("{name} is missing from .stack/env; run scripts/stack.sh up"))
+        .unwrap_or_else(|| panic!("{name} is missing from {STACK_ENV}; run scripts/test.sh"))
 }
 
 fn with_database(url: &str, db: &str) -> String {
