@@ -36,7 +36,6 @@ pub struct Column {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ForeignKey {
-    pub name: String,
     pub table: String,
     pub columns: Vec<String>,
     pub ref_table: String,
@@ -49,16 +48,6 @@ impl ForeignKey {
     /// Deleting a referenced row must delete this referencing row too (or fail).
     pub fn drags_rows(&self) -> bool {
         matches!(self.on_delete.as_str(), "a" | "r" | "c")
-    }
-
-    pub fn action(&self) -> &'static str {
-        match self.on_delete.as_str() {
-            "a" => "NO ACTION",
-            "r" => "RESTRICT",
-            "c" => "CASCADE",
-            "n" => "SET NULL",
-            _ => "SET DEFAULT",
-        }
     }
 }
 
@@ -189,7 +178,7 @@ SELECT json_build_object(
     ORDER BY r.relname)
     FROM rels r JOIN cols c ON c.attrelid = r.oid LEFT JOIN uniq u ON u.indrelid = r.oid),
   'foreign_keys', (SELECT json_agg(json_build_object(
-      'name', con.conname, 'table', ch.relname, 'ref_table', pa.relname,
+      'table', ch.relname, 'ref_table', pa.relname,
       'on_delete', con.confdeltype,
       'columns', (SELECT json_agg(a.attname ORDER BY k.ord)
                   FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)

@@ -231,8 +231,6 @@ pub struct Fixture {
     pub base: NaiveDateTime,
     /// Enum type → logical label → database label.
     pub labels: BTreeMap<String, BTreeMap<String, String>>,
-    /// Load-test stories streamed by `scale` besides these rows.
-    pub scale: u32,
 }
 
 impl Fixture {
@@ -495,7 +493,6 @@ impl<'a> Builder<'a> {
             seed: self.file.fixture.seed,
             base: self.base,
             labels: self.file.labels.clone(),
-            scale: self.scale,
         }
     }
 

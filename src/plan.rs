@@ -46,12 +46,6 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn is_empty(&self) -> bool {
-        self.tables
-            .iter()
-            .all(|t| t.insert.is_empty() && t.update.is_empty() && t.delete == 0)
-    }
-
     /// Cache tags of every row the plan inserts, changes or deletes.
     pub fn touched(&self, fixture: &Fixture) -> BTreeSet<Tag> {
         let mut tags = BTreeSet::new();

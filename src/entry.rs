@@ -1,0 +1,102 @@
+//! The command line: parse it, run one subcommand under the whole-run time
+//! limit, print its report, and exit with its code.
+
+use std::io::IsTerminal;
+
+use clap::Parser;
+use crate::cli::{Cli, Command};
+use crate::commands::{self, Outcome};
+use crate::error::{Failure, Result};
+use crate::{deadline, redact, settings};
+use tracing_subscriber::EnvFilter;
+
+/// Runs the tool as `main` does and ends the process with its exit code.
+pub fn main() -> ! {
+    // A non-UTF-8 argument is a usage error, not a panic.
+    let args: Vec<String> = match std::env::args_os()
+        .enumerate()
+        .map(|(i, a)| {
+            a.into_string().map_err(|raw| {
+                Failure::usage(format!(
+                    "argument {i} ({}) is not valid UTF-8; pass paths and URLs as UTF-8 text",
+                    raw.to_string_lossy()
+                ))
+            })
+        })
+        .collect::<Result<_>>()
+    {
+        Ok(args) => args,
+        Err(failure) => {
+            fail(&failure, false);
+            std::process::exit(failure.code.code());
+        }
+    };
+    if let Err(failure) = settings::preload_env_file(&args) {
+        eprintln!("error: {}", redact::redact(&failure.message));
+        std::process::exit(failure.code.code());
+    }
+    let cli = Cli::parse_from(&args);
+    let g = &cli.global;
+    let level = match (g.quiet, g.verbose) {
+        (true, _) => "error",
+        (_, 0) => "warn",
+        (_, 1) => "fictures_seed=debug,info",
+        _ => "fictures_seed=trace,sql=trace,info",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("FICTURES_SEED_LOG").unwrap_or_else(|_| EnvFilter::new(level)),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+
+    let json = g.json;
+    deadline::start(g.timeout, move |failure| fail(&failure, json));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts");
+    let code = match runtime.block_on(run(&cli)) {
+        Ok((report, code)) => {
+            report.print(g.json, g.quiet);
+            code
+        }
+        Err(failure) => {
+            fail(&failure, g.json);
+            failure.code
+        }
+    };
+    std::process::exit(code.code());
+}
+
+/// Prints a failure: one line on stderr, and a JSON object on stdout with --json.
+fn fail(failure: &Failure, json: bool) {
+    // One line, whatever a driver's error text held.
+    let message = redact::redact(&failure.message)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    eprintln!("error: {message}");
+    if json {
+        let body = serde_json::json!({
+            "error": { "code": failure.code.code(), "kind": failure.code.name(), "message": message }
+        });
+        println!("{body}");
+    }
+}
+
+async fn run(cli: &Cli) -> Result<Outcome> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Seed(a) => commands::seed::run(g, a).await,
+        Command::Verify(a) => commands::verify::run(g, a).await,
+        Command::Teardown(a) => commands::teardown::run(g, a).await,
+        Command::Auth(a) => commands::auth::run(g, a).await,
+        Command::Doctor => commands::doctor::run(g).await,
+        Command::Migrate(a) => commands::migrate::run(g, a).await,
+        Command::Invalidate(a) => commands::invalidate::run(g, a).await,
+        Command::Init(a) => commands::init::run(a),
+    }
+}
