@@ -3,11 +3,11 @@
 
 use std::io::IsTerminal;
 
-use clap::Parser;
 use crate::cli::{Cli, Command};
 use crate::commands::{self, Outcome};
 use crate::error::{Failure, Result};
 use crate::{deadline, redact, settings};
+use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 /// Runs the tool as `main` does and ends the process with its exit code.

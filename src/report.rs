@@ -98,11 +98,19 @@ impl Report {
             .collect();
     }
 
+    /// Rows changed: the plan's, and the load-test rows when they were
+    /// (or, on a dry run, would be) rewritten.
     pub fn changes(&self) -> usize {
+        let scale = self
+            .scale
+            .as_ref()
+            .filter(|s| s.written)
+            .map_or(0, |s| s.rows.values().sum::<u64>() as usize);
         self.tables
             .iter()
             .map(|t| t.insert + t.update + t.delete)
-            .sum()
+            .sum::<usize>()
+            + scale
     }
 
     pub fn print(&self, json: bool, quiet: bool) {

@@ -108,7 +108,9 @@ impl Source {
             .unwrap_or(layout.len());
         let (before, after) = layout.split_at(split);
         let dir = SpoolDir::new()?;
-        progress.set_length(2 * u64::from(self.stories));
+        // Two passes over the stories, each counted in stories.
+        progress.set_length(u64::from(self.stories));
+        progress.set_message("copy: parents");
 
         let names: Vec<String> = before.iter().map(|(t, _)| t.clone()).collect();
         let mut first = Sink::spooling(&dir, before)?;
@@ -121,6 +123,8 @@ impl Source {
             copy_file(db, table, columns, &dir.path(table)).await?;
         }
 
+        progress.set_position(0);
+        progress.set_message("copy: scenes and after");
         let spooled: Vec<(String, Vec<String>)> = after.iter().skip(1).cloned().collect();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
         let (source, bar, spool) = (self.clone(), progress.clone(), dir.clone());

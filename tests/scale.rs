@@ -75,7 +75,13 @@ fn scale_data_is_streamed_checked_and_removed() {
         .json();
     assert_eq!(report["findings"][0]["kind"], "scale");
     assert_eq!(report["findings"][0]["column"], "content checksum");
-    env.run(&["seed", "--scale", "6", "--quiet"]).expect(0);
+    let repair = env.run(&["seed", "--scale", "6"]).expect(0).stdout();
+    // The rewrite is counted: every load-test row went and came back.
+    let changes: usize = repair
+        .lines()
+        .find_map(|l| l.split_once(" changes, ").map(|(n, _)| n.parse().unwrap()))
+        .unwrap_or_else(|| panic!("no change count in:\n{repair}"));
+    assert!(changes >= 6 + 30 + 90, "{repair}");
     env.run(&["verify", "--scale", "6", "--quiet"]).expect(0);
     assert_eq!(
         env.count("SELECT count(*) FROM scenes WHERE content = 'tampered'"),
