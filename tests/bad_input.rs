@@ -417,3 +417,51 @@ fn urls_of_another_kind_and_non_utf8_arguments_are_usage_errors() {
     assert!(stderr.contains("is not valid UTF-8"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
+
+#[test]
+fn the_app_s_order_of_database_variables_is_kept() {
+    let env = TestEnv::new();
+    let dead = "postgres://nobody@127.0.0.1:1/none";
+    // DATABASE_URL unset: POSTGRES_URL_POOLED comes before POSTGRES_URL.
+    let run = |pooled: &str, plain: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fictures-seed"))
+            .current_dir(repo())
+            .env_clear()
+            .env("POSTGRES_URL_POOLED", pooled)
+            .env("POSTGRES_URL", plain)
+            .args(["verify", "--no-cache", "--quiet", "--connect-attempts", "1"])
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    // verify on an unseeded database: 1 (findings) means it connected.
+    assert_eq!(run(&env.db_url, dead), Some(1));
+    assert_eq!(run(dead, &env.db_url), Some(4));
+}
+
+#[test]
+fn statement_timeout_and_production_markers_take_effect() {
+    let env = TestEnv::new();
+    env.sql(
+        "CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$;
+         CREATE TRIGGER slow BEFORE INSERT ON stories FOR EACH ROW EXECUTE FUNCTION slow_insert()",
+    );
+    refused(
+        &env,
+        &["seed", "--no-cache", "--statement-timeout", "300ms"],
+        &[],
+        8,
+        "ran past --statement-timeout",
+    );
+    // Markers from the environment replace the defaults.
+    let mut staging = url::Url::parse(&env.db_url).unwrap();
+    staging.set_path("/fictures_staging");
+    refused(
+        &env,
+        &["seed", "--database-url", staging.as_str()],
+        &[("FICTURES_SEED_PRODUCTION_MARKERS", "staging")],
+        3,
+        "marker `staging`",
+    );
+}

@@ -191,3 +191,120 @@ fn entity_references_need_a_declared_entity_in_range() {
     });
     assert!(e.contains("field `entity[0].values`"), "{e}");
 }
+
+#[test]
+fn entity_links_name_a_generated_table_and_column() {
+    let e = rejected(|s| s + "\n[[entity]]\ntable = \"parts\"\nlinks = [\"nowhere\"]\n");
+    assert!(e.contains("field `entity[0].links`"), "{e}");
+    assert!(
+        e.contains("`nowhere` must be TABLE.COLUMN of a generated table"),
+        "{e}"
+    );
+    let e = rejected(|s| s + "\n[[entity]]\ntable = \"parts\"\nlinks = [\"parts.story_id\"]\n");
+    assert!(e.contains("`parts.story_id` must be TABLE.COLUMN"), "{e}");
+}
+
+#[test]
+fn fake_generators_are_known_ones() {
+    let e = rejected(|s| s + "\n[tables.scenes.fake]\nsummary = \"lorem\"\n");
+    assert!(e.contains("field `tables.scenes.fake.summary`"), "{e}");
+    assert!(e.contains("`lorem` is not a generator; use one of"), "{e}");
+}
+
+#[test]
+fn scale_titles_stay_off_the_cache_test_page() {
+    let e = rejected(|s| {
+        s.replace(
+            "title = \"Load Test Story {n}\"",
+            "title = \"Cache Test Story {n}\"",
+        )
+    });
+    assert!(e.contains("field `scale.title`"), "{e}");
+    assert!(
+        e.contains("must not start with \"Cache Test Story\""),
+        "{e}"
+    );
+    let e = rejected(|s| {
+        s.replace(
+            "title = \"Load Test Story {n}\"",
+            "title = \"Load Test Story\"",
+        )
+    });
+    assert!(e.contains("must contain {n}"), "{e}");
+}
+
+#[test]
+fn api_key_scopes_are_the_app_s() {
+    let e = rejected(|s| s.replacen("\"stories:read\"", "\"stories:everything\"", 1));
+    assert!(e.contains("field `accounts.writer.api_keys`"), "{e}");
+    assert!(
+        e.contains("`stories:everything` is not a scope the app knows"),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!(
+            "bad.toml:{}:",
+            line_of("name = \"cache-tests writer\"")
+        )),
+        "{e}"
+    );
+}
+
+#[test]
+fn storage_state_files_are_plain_distinct_json_names() {
+    let e = rejected(|s| {
+        s.replace(
+            "storage_state = \"reader.json\"",
+            "storage_state = \"../reader.json\"",
+        )
+    });
+    assert!(e.contains("field `accounts.reader.storage_state`"), "{e}");
+    assert!(
+        e.contains("must be a plain file name ending in .json"),
+        "{e}"
+    );
+    let e = rejected(|s| {
+        s.replace(
+            "storage_state = \"reader.json\"",
+            "storage_state = \"user.json\"",
+        )
+    });
+    assert!(
+        e.contains("`user.json` is also the file of auth.default_file"),
+        "{e}"
+    );
+    let e = rejected(|s| {
+        s.replace(
+            "storage_state = \"reader.json\"",
+            "storage_state = \"writer.json\"",
+        )
+    });
+    assert!(e.contains("is also the file of accounts."), "{e}");
+}
+
+#[test]
+fn a_password_comes_from_one_place() {
+    let e = rejected(|s| {
+        s.replace(
+            "password_env = \"FIXTURE_WRITER_PASSWORD\"",
+            "password_env = \"FIXTURE_WRITER_PASSWORD\"\npassword = \"hunter2\"",
+        )
+    });
+    assert!(e.contains("field `accounts.writer.password`"), "{e}");
+    assert!(
+        e.contains("give either password or password_env, not both"),
+        "{e}"
+    );
+    assert!(!e.contains("hunter2"), "{e}");
+}
+
+#[test]
+fn an_adopted_account_is_not_also_created() {
+    let e = rejected(|s| {
+        s.replace(
+            "username = \"cache_test_manager\"",
+            "username = \"cache_test_manager\"\nadopt_email = \"manager@fictures.xyz\"",
+        )
+    });
+    assert!(e.contains("accounts.manager"), "{e}");
+}

@@ -176,6 +176,20 @@ fn stale_cache_entry_is_reported_and_seed_clears_it() {
     assert_eq!(f[0]["kind"], "stale");
     assert_eq!(f[0]["id"], format!("story:{STORY_1}"));
     assert_eq!(f[0]["actual"], "Old title");
+
+    // A restoring seed drops the story's family, the stale entry with it.
+    env.sql(&format!(
+        "UPDATE stories SET title = 'Changed' WHERE id = '{STORY_1}'"
+    ));
+    env.run(&["seed", "--quiet"]).expect(0);
+    assert!(
+        env.redis_keys()
+            .iter()
+            .all(|k| !k.starts_with(&format!("story:{STORY_1}"))),
+        "{:?}",
+        env.redis_keys()
+    );
+    env.run(&["verify", "--quiet"]).expect(0);
 }
 
 #[test]
