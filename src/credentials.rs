@@ -9,22 +9,21 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 use crate::auth::{api_key, password};
-use crate::redact;
+use crate::redact::Secret;
 use crate::seedfile::SeedFile;
 
 #[derive(Debug, Default, Clone)]
 pub struct Credentials {
     /// Account key → plaintext password.
-    pub passwords: BTreeMap<String, String>,
+    pub passwords: BTreeMap<String, Secret>,
     /// The secret API keys are derived from.
-    pub key_secret: Option<String>,
+    pub key_secret: Option<Secret>,
     /// What could not be resolved, for the run's notes.
     pub notes: Vec<String>,
 }
 
 impl Credentials {
-    /// Reads the passwords and key secret the seed file points at, and
-    /// registers every one of them for redaction.
+    /// Reads the passwords and key secret the seed file points at.
     pub fn from_env(file: &SeedFile) -> Credentials {
         let mut c = Credentials::default();
         for (key, spec) in &file.accounts {
@@ -43,8 +42,7 @@ impl Credentials {
                 (None, None) => None,
             };
             if let Some(p) = value {
-                redact::register(&p);
-                c.passwords.insert(key.clone(), p);
+                c.passwords.insert(key.clone(), Secret::new(p));
             }
         }
         let wants_keys = file
@@ -52,9 +50,12 @@ impl Credentials {
             .values()
             .any(|a| !a.get_ref().api_keys.is_empty());
         let var = &file.auth.key_secret_env;
-        c.key_secret = std::env::var(var).ok().filter(|v| !v.is_empty());
+        c.key_secret = std::env::var(var)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(Secret::new);
         match &c.key_secret {
-            Some(s) => redact::register(s),
+            Some(_) => {}
             None if wants_keys => c
                 .notes
                 .push(format!("${var} is not set, so no API key can be created; stored fixture keys are kept and checked on all but their hash")),
@@ -79,12 +80,11 @@ impl Credentials {
     /// The API key `name` of `user_id`, derived from the key secret.
     pub fn api_key(&self, user_id: &str, name: &str) -> Option<api_key::ApiKey> {
         let secret = self.key_secret.as_ref()?;
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).ok()?;
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.expose().as_bytes()).ok()?;
         mac.update(format!("fictures-seed/api-key/v1/{user_id}/{name}").as_bytes());
         let mut bytes = [0u8; 32];
         bytes.copy_from_slice(&mac.finalize().into_bytes());
         let key = api_key::from_secret(bytes);
-        redact::register(&key.plaintext);
         Some(key)
     }
 }

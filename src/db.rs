@@ -37,7 +37,7 @@ impl Db {
             .map_err(|e| {
                 Failure::usage(format!(
                     "database URL {shown} is not valid: {}; use postgres://user:password@host:port/database",
-                    redact::redact(&e.to_string())
+                    e
                 ))
             })?
             .application_name("fictures-seed")
@@ -159,7 +159,7 @@ fn transient(error: &sqlx::Error) -> bool {
 }
 
 fn connect_failure(shown: &str, error: &sqlx::Error, attempts: u32) -> Failure {
-    let detail = redact::redact(&error.to_string());
+    let detail = error.to_string();
     let code = sqlstate(error);
     let (exit, advice) = match code.as_deref() {
         Some("28P01") | Some("28000") => (
@@ -199,8 +199,8 @@ pub fn sqlstate(error: &sqlx::Error) -> Option<String> {
 /// run the command again; the rest would fail the same way.
 pub fn query_failure(shown: &str, error: &sqlx::Error) -> Failure {
     let detail = match error {
-        sqlx::Error::Database(db) => redact::redact(db.message()),
-        other => redact::redact(&other.to_string()),
+        sqlx::Error::Database(db) => db.message().to_string(),
+        other => other.to_string(),
     };
     let code = sqlstate(error);
     if let Some(code) = &code {
@@ -299,7 +299,7 @@ impl Db {
                 ExitCode::Schema,
                 format!(
                     "migrating the database at {shown} failed: {}; fix the database or the migration and run again",
-                    redact::redact(&e.to_string())
+                    e
                 ),
             )
         })

@@ -348,16 +348,14 @@ pub async fn drop_keys(
             ExitCode::CacheAfterCommit,
             format!(
                 "the database changes are committed, but removing the fixture's keys from Redis at {} failed: {}; the app's cache may be stale, so run `fictures-seed invalidate` with the same options to clear only the fixture's keys",
-                cache.shown,
-                crate::redact::redact(&e.to_string())
+                cache.shown, e
             ),
         )),
         Err(e) => Err(Failure::new(
             ExitCode::Connect,
             format!(
                 "Redis at {} failed: {}; nothing was written; check Redis, or pass --no-cache",
-                cache.shown,
-                crate::redact::redact(&e.to_string())
+                cache.shown, e
             ),
         )),
     }

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use crate::cli::{Cli, Command};
 use crate::commands::{self, Outcome};
 use crate::error::{Failure, Result};
-use crate::{deadline, redact, settings};
+use crate::{deadline, settings};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -32,7 +32,7 @@ pub fn main() -> ! {
         }
     };
     if let Err(failure) = settings::preload_env_file(&args) {
-        eprintln!("error: {}", redact::redact(&failure.message));
+        eprintln!("error: {}", failure.message);
         std::process::exit(failure.code.code());
     }
     let cli = Cli::parse_from(&args);
@@ -74,7 +74,8 @@ pub fn main() -> ! {
 /// Prints a failure: one line on stderr, and a JSON object on stdout with --json.
 fn fail(failure: &Failure, json: bool) {
     // One line, whatever a driver's error text held.
-    let message = redact::redact(&failure.message)
+    let message = failure
+        .message
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");

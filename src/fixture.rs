@@ -54,7 +54,7 @@ pub struct FixtureRow {
     /// The entities whose cached data shows this row (itself and its ancestors).
     pub tags: Vec<Tag>,
     /// Column → plaintext password: any stored hash that verifies is exact.
-    pub passwords: BTreeMap<String, String>,
+    pub passwords: BTreeMap<String, crate::redact::Secret>,
     /// Columns this run cannot compute (their secret is not set): a stored
     /// row keeps its values, and a missing one cannot be created.
     pub kept: Vec<String>,
@@ -691,7 +691,7 @@ impl<'a> Builder<'a> {
             let mut row = self.user_row(spec.get_ref(), id);
             let plain = self.credentials.passwords.get(key);
             if let Some(plain) = plain {
-                let hash = Credentials::password_hash(self.file.fixture.seed, id, plain);
+                let hash = Credentials::password_hash(self.file.fixture.seed, id, plain.expose());
                 row["password"] = Value::String(hash);
             }
             users.push(row, vec![(Kind::User, id.to_string())]);

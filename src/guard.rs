@@ -37,7 +37,7 @@ impl<'a> Target<'a> {
             Failure::usage(format!(
                 "database URL {} is not valid: {}; use postgres://user:password@host:port/database",
                 redact::url(url),
-                redact::redact(&e.to_string())
+                e
             ))
         })?;
         let socket = options.get_socket().is_some() || options.get_host().starts_with('/');

@@ -162,7 +162,7 @@ fn drifted(rows: &TableRows, row: &FixtureRow, desired: &Row, actual: &Row) -> V
             let expected = desired.get(c).cloned().unwrap_or(Value::Null);
             let have = actual.get(c).cloned().unwrap_or(Value::Null);
             let same = match (row.passwords.get(c), &have) {
-                (Some(plain), Value::String(stored)) => password::verify(plain, stored),
+                (Some(plain), Value::String(stored)) => password::verify(plain.expose(), stored),
                 _ => expected == have,
             };
             (!same).then(|| Drift {

@@ -1,49 +1,83 @@
-//! Secret redaction: every password or token the tool learns is registered here,
-//! and every line it prints passes through `redact`, so no secret reaches a
-//! terminal, a log or a JSON report.
+//! Keeping secrets out of what the tool prints, by structure rather than by
+//! searching text: a secret lives in a [`Secret`], whose `Debug` and
+//! `Display` show `***`, and a URL is shown only through [`url`], which drops
+//! its password. Nothing is rewritten after the fact, so a password such as
+//! `1` can never corrupt a message or a JSON report.
 
-use std::sync::{Mutex, OnceLock};
+use std::fmt;
 
-fn secrets() -> &'static Mutex<Vec<String>> {
-    static SECRETS: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
-    SECRETS.get_or_init(|| Mutex::new(Vec::new()))
-}
+/// A password, token or key. It prints as `***`; only [`Secret::expose`]
+/// gives the value, for the places that must use it (hashing, signing, the
+/// storage-state files, `--show-secrets`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
 
-/// Remembers `secret` (and its percent-decoded form) for redaction.
-pub fn register(secret: &str) {
-    if secret.is_empty() {
-        return;
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
     }
-    let mut list = secrets().lock().unwrap_or_else(|e| e.into_inner());
-    let decoded = url::form_urlencoded::parse(format!("x={secret}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned());
-    for s in std::iter::once(secret.to_string()).chain(decoded) {
-        if !s.is_empty() && !list.contains(&s) {
-            list.push(s);
-        }
+
+    pub fn expose(&self) -> &str {
+        &self.0
     }
-    // Longest first, so a secret that contains another is replaced whole.
-    list.sort_by_key(|s| std::cmp::Reverse(s.len()));
 }
 
-/// `text` with every registered secret replaced by `***`.
-pub fn redact(text: &str) -> String {
-    let list = secrets().lock().unwrap_or_else(|e| e.into_inner());
-    list.iter()
-        .fold(text.to_string(), |acc, s| acc.replace(s.as_str(), "***"))
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
 }
 
-/// A URL for display: password replaced by `***`, and registered as a secret.
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A URL for display, with its password (if any) replaced by `***`. Text
+/// that is not a URL is shown only by its scheme, since it may hold anything.
 pub fn url(raw: &str) -> String {
     match url::Url::parse(raw) {
         Ok(mut parsed) => {
-            if let Some(p) = parsed.password().map(str::to_string) {
-                register(&p);
+            if parsed.password().is_some() {
                 let _ = parsed.set_password(Some("***"));
             }
             parsed.to_string()
         }
-        Err(_) => redact(raw),
+        Err(_) => match raw.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://… (not a valid URL)"),
+            None => "(not a URL)".to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s} {s:?}"), "*** ***");
+        assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn urls_lose_only_their_password() {
+        assert_eq!(
+            url("postgres://app:1@db.example.com:5432/fictures_1?sslmode=require"),
+            "postgres://app:***@db.example.com:5432/fictures_1?sslmode=require"
+        );
+        assert_eq!(url("redis://127.0.0.1:6379/1"), "redis://127.0.0.1:6379/1");
+        // An unescaped @ in a password still parses; the password still goes.
+        assert_eq!(
+            url("postgres://app:p@ss@host/db"),
+            "postgres://app:***@host/db"
+        );
+        assert_eq!(
+            url("postgres://app:pw@[bad/db"),
+            "postgres://… (not a valid URL)"
+        );
+        assert_eq!(url("host=x password=y"), "(not a URL)");
     }
 }

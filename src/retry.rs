@@ -27,7 +27,7 @@ where
                 // Shown with -v: the final error alone says how many attempts were made.
                 tracing::info!(
                     "connecting to {what} failed (attempt {made} of {attempts}): {}; retrying in {delay:?}",
-                    crate::redact::redact(&e.to_string())
+                    e.to_string()
                 );
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));

@@ -67,12 +67,29 @@ pub fn load_env_file(path: &Path) -> Result<()> {
             "cannot read env file {}: {io}; pass an existing file to --env-file",
             path.display()
         )),
-        other => Failure::usage(format!(
-            "env file {} is malformed: {}; fix that line",
+        // The line itself is never shown: it may hold a password.
+        dotenvy::Error::LineParse(line, at) => Failure::usage(format!(
+            "env file {} cannot be parsed at {}character {}; fix that line",
             path.display(),
-            redact::redact(&other.to_string())
+            line_number(path, &line).map_or(String::new(), |n| format!("line {n}, ")),
+            at + 1
+        )),
+        dotenvy::Error::EnvVar(e) => Failure::usage(format!(
+            "env file {} refers to a variable that is not usable ({e}); fix the file",
+            path.display()
+        )),
+        _ => Failure::usage(format!(
+            "env file {} cannot be read; fix the file",
+            path.display()
         )),
     })
+}
+
+/// The 1-based number of the line of `path` that starts `text`.
+fn line_number(path: &Path, text: &str) -> Option<usize> {
+    let first = text.lines().next()?;
+    let file = std::fs::read_to_string(path).ok()?;
+    file.lines().position(|l| l == first).map(|i| i + 1)
 }
 
 /// The database URL: the flag, else the first of the app's variables that is set.

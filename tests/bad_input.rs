@@ -465,3 +465,52 @@ fn statement_timeout_and_production_markers_take_effect() {
         "marker `staging`",
     );
 }
+
+#[test]
+fn a_short_password_corrupts_nothing_and_leaks_nowhere() {
+    let env = TestEnv::new();
+    env.run_with(&["seed", "--quiet"], &[("FIXTURE_WRITER_PASSWORD", "1")])
+        .expect(0);
+    // Before, every `1` in the output became `***`, and the JSON broke.
+    let run = env
+        .run_with(&["verify", "--json"], &[("FIXTURE_WRITER_PASSWORD", "1")])
+        .expect(0);
+    let report = run.json();
+    assert_eq!(report["ok"], true);
+    assert!(report["round_trips"].as_u64().unwrap() >= 1, "{report}");
+    let seed = env
+        .run_with(&["seed", "--json"], &[("FIXTURE_WRITER_PASSWORD", "true")])
+        .expect(0)
+        .json();
+    assert!(seed["tables"].is_array(), "{seed}");
+
+    // A password in a URL is shown as ***, whatever it is.
+    let mut url = url::Url::parse(&env.db_url).unwrap();
+    url.set_password(Some("1")).unwrap();
+    url.set_port(Some(1)).unwrap();
+    let run = env
+        .run(&[
+            "verify",
+            "--connect-attempts",
+            "1",
+            "--database-url",
+            url.as_str(),
+        ])
+        .expect(4);
+    assert!(
+        run.stderr().contains(":***@127.0.0.1:1/"),
+        "{}",
+        run.stderr()
+    );
+
+    // A malformed --env-file line is named by its number, never shown.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(".env.local");
+    std::fs::write(&file, format!("OK=1\nDB_PASSWORD='{SECRET}\n")).unwrap();
+    let run = env
+        .run(&["verify", "--env-file", file.to_str().unwrap()])
+        .expect(2);
+    let stderr = run.stderr();
+    assert!(stderr.contains("cannot be parsed at line 2"), "{stderr}");
+    assert!(!stderr.contains(SECRET), "{stderr}");
+}

@@ -33,8 +33,9 @@ pub fn is_scope(s: &str) -> bool {
     SCOPES.contains(&s)
 }
 
-/// One API key in all the forms the app and its tests need.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One API key in all the forms the app and its tests need. Its `Debug`
+/// leaves out the plaintext.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey {
     /// What a client sends as `Authorization: Bearer <plaintext>`; never stored by the app.
     pub plaintext: String,
@@ -42,6 +43,16 @@ pub struct ApiKey {
     pub prefix: String,
     /// `api_keys.key_hash`: lowercase hex SHA-256 of `plaintext` (64 characters).
     pub hash: String,
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("plaintext", &"***")
+            .field("prefix", &self.prefix)
+            .field("hash", &self.hash)
+            .finish()
+    }
 }
 
 /// Builds the key for a 32-byte secret the caller chose (the seeder derives

@@ -13,7 +13,7 @@ use crate::cli::{AuthArgs, AuthOptions, Global};
 use crate::engine::{self, Adoption, Target};
 use crate::error::{ExitCode, Failure, Result};
 use crate::ids;
-use crate::redact;
+use crate::redact::Secret;
 use crate::report::Report;
 use crate::seedfile::{self, SeedFile};
 use crate::settings::Targets;
@@ -46,7 +46,6 @@ pub async fn run(g: &Global, args: &AuthArgs) -> Result<Outcome> {
     let mut target = engine::open(g, &targets, file, Adoption::Strict, 0).await?;
     let mut report = Report {
         command: "auth",
-        show_secrets: args.options.show_secrets,
         notes: [&target.notes[..], &target.credentials.notes[..]].concat(),
         ..Report::default()
     };
@@ -59,7 +58,7 @@ pub async fn run(g: &Global, args: &AuthArgs) -> Result<Outcome> {
 /// Everything minting needs that can be checked before connecting, so a bad
 /// input stops the run before the database or the cache is touched.
 pub struct AuthPlan {
-    secret: String,
+    secret: Secret,
     url: url::Url,
     lifetime: Duration,
     dir: PathBuf,
@@ -72,12 +71,12 @@ pub fn prepare(file: &SeedFile, dir: &Path, options: &AuthOptions) -> Result<Aut
     let secret = ["AUTH_SECRET", "NEXTAUTH_SECRET"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .map(Secret::new)
         .ok_or_else(|| {
             Failure::usage(
                 "AUTH_SECRET (or NEXTAUTH_SECRET) is not set; set it to the app's secret, for instance with --env-file pointing at the app's .env.local",
             )
         })?;
-    redact::register(&secret);
     let auth = &file.auth;
     let base = options
         .base_url
@@ -156,12 +155,11 @@ pub async fn write_states(target: &mut Target, plan: &AuthPlan) -> Result<AuthLi
             ]),
         };
         let token = session::encrypt(
-            &plan.secret,
+            plan.secret.expose(),
             session::cookie_name(https),
             &claims,
             rand::random(),
         );
-        redact::register(&token);
         let api = spec
             .api_keys
             .first()
@@ -169,7 +167,10 @@ pub async fn write_states(target: &mut Target, plan: &AuthPlan) -> Result<AuthLi
         let account = storage_state::Account {
             user_id: id.clone(),
             email: claims.email.clone(),
-            password: credentials.passwords.get(key).cloned(),
+            password: credentials
+                .passwords
+                .get(key)
+                .map(|p| p.expose().to_string()),
             name: claims.name.clone(),
             username: text("username"),
             role: claims.role.clone(),

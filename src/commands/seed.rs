@@ -92,7 +92,6 @@ pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
     engine::drop_keys(cache.as_mut(), &tags, dry_run, !dry_run, &mut report).await?;
     if let Some(plan) = &auth {
         report.auth = Some(super::auth::write_states(&mut target, plan).await?);
-        report.show_secrets = args.auth.show_secrets;
     }
     let blocked = blocked_note(&target, &plan);
     let complete = blocked.is_none() && left.is_empty();

@@ -77,7 +77,7 @@ pub async fn run(g: &Global, args: &VerifyArgs) -> Result<Outcome> {
                     format!(
                         "Redis at {} failed while reading the fixture's keys: {}; check Redis, or pass --no-cache",
                         cache.shown,
-                        crate::redact::redact(&e.to_string())
+                        e
                     ),
                 )
             })?;
