@@ -350,15 +350,35 @@ fn tls_to_both_servers() {
         .json();
     assert_eq!(report["cache"]["removed"], 1);
     assert_eq!(env.count("SELECT count(*) FROM scenes"), 45);
-    // Without the CA the Redis server's self-signed certificate is rejected.
-    env.run(&[
-        "seed",
-        "--redis-url",
-        rediss.as_str(),
-        "--connect-attempts",
-        "1",
-    ])
-    .expect(4);
+    // Without the CA the Redis server's certificate is rejected, and the
+    // message says which option names the CA.
+    let run = env
+        .run(&[
+            "seed",
+            "--redis-url",
+            rediss.as_str(),
+            "--connect-attempts",
+            "1",
+        ])
+        .expect(4);
+    assert!(run.stderr().contains("--redis-ca-cert"), "{}", run.stderr());
+    // The same for PostgreSQL: verify-full without sslrootcert points at it.
+    let mut unverified = pg.clone();
+    unverified
+        .query_pairs_mut()
+        .clear()
+        .append_pair("sslmode", "verify-full");
+    let run = env
+        .run(&[
+            "verify",
+            "--no-cache",
+            "--connect-attempts",
+            "1",
+            "--database-url",
+            unverified.as_str(),
+        ])
+        .expect(4);
+    assert!(run.stderr().contains("sslrootcert="), "{}", run.stderr());
 }
 
 #[test]

@@ -105,3 +105,27 @@ fn statements_do_not_grow_with_scale() {
     assert_eq!(small["statements"], large["statements"]);
     assert_eq!(small["round_trips"], large["round_trips"]);
 }
+
+#[test]
+fn spool_files_live_in_a_private_directory_removed_on_every_exit() {
+    let env = TestEnv::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let tmpdir = tmp.path().to_str().unwrap();
+    env.run_with(&["seed", "--scale", "3", "--quiet"], &[("TMPDIR", tmpdir)])
+        .expect(0);
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+    // Cut short by the run's time limit in the middle of streaming: the
+    // watchdog removes the spool directory before the process ends.
+    env.run(&["teardown", "--quiet"]).expect(0);
+    let run = env.run_with(
+        &["seed", "--scale", "4000", "--timeout", "2s"],
+        &[("TMPDIR", tmpdir)],
+    );
+    assert!(matches!(run.code(), 4 | 8), "{}", run.stderr());
+    assert!(run.stderr().contains("--timeout 2s"), "{}", run.stderr());
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
