@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::cache::{Cache, Families};
 use crate::catalog::Catalog;
 use crate::cli::Global;
-use crate::compat::{self, Fit};
+use crate::fit::{self, Fit};
 use crate::credentials::Credentials;
 use crate::db::{Db, Limits};
 use crate::error::{ExitCode, Failure, Result};
@@ -18,7 +18,7 @@ use crate::report::Report;
 use crate::seedfile::SeedFile;
 use crate::settings::Targets;
 use crate::sql;
-use crate::state::{self, State};
+use crate::snapshot::{self, Snapshot};
 
 /// Every run of every command serialises on this one transaction-scoped lock,
 /// which (unlike a session lock) survives a transaction pooler such as Neon's.
@@ -135,7 +135,7 @@ pub async fn inspect(
     // which add them to their own reports.
     let credentials = Credentials::from_env(&file);
     let mut fixture = fixture::build(&file, &accounts, scale, &credentials);
-    let fit = compat::fit(&mut fixture, &catalog);
+    let fit = fit::fit(&mut fixture, &catalog);
     let target = Target {
         db,
         catalog,
@@ -212,7 +212,7 @@ impl Target {
     /// Opens the transaction and reads the fixture's state in one round trip:
     /// writers take the fixture lock with bounded waits; readers get a
     /// read-only snapshot and take no lock.
-    pub async fn begin(&mut self, g: &Global, write: bool) -> Result<State> {
+    pub async fn begin(&mut self, g: &Global, write: bool) -> Result<Snapshot> {
         let started = std::time::Instant::now();
         // JIT compiling costs tens of milliseconds and the planner's row
         // guesses for json_populate_recordset invite it; these statements
@@ -221,7 +221,7 @@ impl Target {
             "SET LOCAL statement_timeout = {}; SET LOCAL jit = off",
             g.statement_timeout.as_millis()
         );
-        let query = state::query(&self.fixture, &self.file.counter);
+        let query = snapshot::query(&self.fixture, &self.file.counter);
         let sql = if write {
             format!(
                 "BEGIN; SET LOCAL lock_timeout = {}; {statement}; {LOCK}; {query}",
@@ -244,7 +244,7 @@ impl Target {
                 ),
             )
         })?;
-        let state = state::parse(&self.fixture, value)
+        let state = snapshot::parse(&self.fixture, value)
             .map_err(|what| crate::db::unexpected(&shown, &what))?;
         let how = if write { "locked and read" } else { "read" };
         crate::steps::done("state", &format!("the fixture's rows {how}"), started);

@@ -209,18 +209,6 @@ pub struct Account {
 /// Account key (as the seed file names it) → the account.
 pub type Accounts = BTreeMap<String, Account>;
 
-/// The tables the fixture generates itself (entities add more).
-pub const GENERATED: [&str; 8] = [
-    "users",
-    "stories",
-    "chapters",
-    "scenes",
-    "community_posts",
-    "community_replies",
-    "post_likes",
-    "story_likes",
-];
-
 #[derive(Debug, Clone)]
 pub struct Fixture {
     /// Parents before children once fitted to the catalog: inserts go in this order.

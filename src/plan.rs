@@ -9,10 +9,10 @@ use serde_json::Value;
 
 use crate::auth::password;
 use crate::catalog::Catalog;
-use crate::closure::{self, Doomed};
+use crate::dependents::{self, Doomed};
 use crate::fixture::{Fixture, FixtureRow, Row, TableRows, Tag};
 use crate::sql;
-use crate::state::State;
+use crate::snapshot::Snapshot;
 
 /// A column whose stored value differs from the fixture's.
 #[derive(Debug, Clone, Serialize)]
@@ -67,8 +67,8 @@ impl Plan {
     /// one upsert per table parents-first. Each reports its row count.
     pub fn statements(&self, fixture: &Fixture, catalog: &Catalog) -> Vec<String> {
         let mut out = Vec::new();
-        for table in closure::delete_order(catalog, &self.doomed) {
-            out.push(closure::delete_statement(
+        for table in dependents::delete_order(catalog, &self.doomed) {
+            out.push(dependents::delete_statement(
                 catalog,
                 &table,
                 &self.doomed[&table],
@@ -100,7 +100,7 @@ impl Plan {
 }
 
 /// Compares the fixture with the state; `doomed` are the rows that go.
-pub fn diff(fixture: &Fixture, state: &State, doomed: Doomed, teardown: bool) -> Plan {
+pub fn diff(fixture: &Fixture, state: &Snapshot, doomed: Doomed, teardown: bool) -> Plan {
     let mut tables = Vec::new();
     for rows in &fixture.tables {
         let mut tp = TablePlan {

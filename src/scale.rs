@@ -15,7 +15,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::catalog::Catalog;
-use crate::compat;
+use crate::fit;
 use crate::db::Db;
 use crate::error::{ExitCode, Failure, Result};
 use crate::fixture::{self, Accounts, Fixture};
@@ -67,7 +67,7 @@ impl Source {
     /// Story `n`, fitted to the catalog like the fixture (only `tables` complete when given).
     fn story(&self, n: u32, tables: Option<&[String]>) -> Result<Fixture> {
         let mut story = fixture::scale_story(&self.file, &self.accounts, n, tables);
-        match compat::fit(&mut story, &self.catalog).failure() {
+        match fit::fit(&mut story, &self.catalog).failure() {
             Some(f) => Err(f),
             None => Ok(story),
         }

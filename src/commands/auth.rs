@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::auth::{session, storage_state};
@@ -15,28 +14,12 @@ use crate::error::{ExitCode, Failure, Result};
 use crate::ids;
 use crate::redact::Secret;
 use crate::report::Report;
+use crate::report::auth::{AuthLine, StateFile};
 use crate::seedfile::{self, SeedFile};
 use crate::settings::Targets;
 use crate::sql;
 
 use super::Outcome;
-
-/// The files written, for the report; secrets only with --show-secrets.
-#[derive(Debug, Default, Serialize)]
-pub struct AuthLine {
-    pub dir: String,
-    pub files: Vec<StateFile>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct StateFile {
-    pub account: String,
-    pub file: String,
-    pub user_id: String,
-    pub expires: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub secrets: Option<Value>,
-}
 
 pub async fn run(g: &Global, args: &AuthArgs) -> Result<Outcome> {
     let started = Instant::now();

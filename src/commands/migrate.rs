@@ -52,7 +52,7 @@ pub async fn run(g: &Global, args: &MigrateArgs) -> Result<Outcome> {
             .extend(pending.iter().map(|m| format!("{verb} {m}")));
         report.notes.push(format!(
             "{verb} {}",
-            crate::report::count(pending.len(), "migration")
+            crate::wording::count(pending.len(), "migration")
         ));
         if !args.dry_run.dry_run {
             db.migrate(&MIGRATOR).await?;

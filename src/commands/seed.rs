@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use crate::cli::{Global, SeedArgs};
-use crate::closure::{self, Doomed, Mode};
+use crate::dependents::{self, Doomed, Mode};
 use crate::engine::{self, Adoption, Target};
 use crate::error::{ExitCode, Result};
 use crate::fixture::{Kind, Tag};
@@ -38,7 +38,7 @@ pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
     let state = target.begin(g, !dry_run).await?;
     // Extras are found on every run, so a seed without --prune can say they
     // are there instead of calling the fixture exact while verify would not.
-    let extras = closure::walk(
+    let extras = dependents::walk(
         &mut target.db,
         &target.catalog,
         &target.fixture.canonical(&target.file.scale.account_id()),
@@ -173,13 +173,13 @@ async fn write_scale(
             return Ok((line, tags));
         }
         let root = target.fixture.scale_root(&account);
-        let old = closure::walk(&mut target.db, &target.catalog, &root, Mode::Extras).await?;
+        let old = dependents::walk(&mut target.db, &target.catalog, &root, Mode::Extras).await?;
         if let Some(found) = old.get("stories") {
             tags.extend(found.rows.keys().map(|id| (Kind::Story, id.clone())));
         }
-        let deletes = closure::delete_order(&target.catalog, &old)
+        let deletes = dependents::delete_order(&target.catalog, &old)
             .iter()
-            .map(|t| closure::delete_statement(&target.catalog, t, &old[t]))
+            .map(|t| dependents::delete_statement(&target.catalog, t, &old[t]))
             .collect();
         target.execute(deletes).await?;
     }

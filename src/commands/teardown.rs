@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use crate::cli::{Global, WriteArgs};
-use crate::closure::{self, Mode};
+use crate::dependents::{self, Mode};
 use crate::engine::{self, Adoption};
 use crate::error::{ExitCode, Result};
 use crate::plan;
@@ -30,7 +30,7 @@ pub async fn run(g: &Global, args: &WriteArgs) -> Result<Outcome> {
     let account = target.file.scale.account_id();
     target.fixture.add_scale_account(&account);
     let state = target.begin(g, !dry_run).await?;
-    let doomed = closure::walk(
+    let doomed = dependents::walk(
         &mut target.db,
         &target.catalog,
         &target.fixture,

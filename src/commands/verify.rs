@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::cache::{CachedKey, Families};
 use crate::cli::{Global, VerifyArgs};
 use crate::clock;
-use crate::closure::{self, Mode};
+use crate::dependents::{self, Mode};
 use crate::engine::{self, Adoption};
 use crate::error::{ExitCode, Failure, Result};
 use crate::fixture::{Fixture, Row};
@@ -18,7 +18,7 @@ use crate::plan::{self, Plan};
 use crate::report::{CacheLine, Finding, Report};
 use crate::seedfile;
 use crate::settings::Targets;
-use crate::state::State;
+use crate::snapshot::Snapshot;
 
 use super::Outcome;
 
@@ -38,7 +38,7 @@ pub async fn run(g: &Global, args: &VerifyArgs) -> Result<Outcome> {
         }
         None => None,
     };
-    let doomed = closure::walk(
+    let doomed = dependents::walk(
         &mut target.db,
         &target.catalog,
         &target.fixture.canonical(&target.file.scale.account_id()),
@@ -136,7 +136,7 @@ fn rows(plan: &Plan, fixture: &Fixture) -> Vec<Finding> {
 }
 
 /// Stored counters that disagree with the rows they count.
-fn counters(state: &State) -> Vec<Finding> {
+fn counters(state: &Snapshot) -> Vec<Finding> {
     let mut out = Vec::new();
     for (name, rows) in &state.counters {
         let (table, column) = name.split_once('.').unwrap_or((name, ""));
@@ -156,7 +156,7 @@ fn counters(state: &State) -> Vec<Finding> {
 
 /// Cached objects of fixture stories, chapters and scenes whose `title` or
 /// `updatedAt` disagree with the database row (or whose row is gone).
-fn stale(present: &[CachedKey], state: &State) -> Vec<Finding> {
+fn stale(present: &[CachedKey], state: &Snapshot) -> Vec<Finding> {
     let mut rows: HashMap<&str, Option<&Row>> = HashMap::new();
     for table in ["stories", "chapters", "scenes"] {
         for (id, (_, actual)) in state.tables.get(table).into_iter().flatten() {

@@ -13,7 +13,7 @@ use crate::sql;
 
 /// Per table: fixture key → (desired as stored, actual if present).
 #[derive(Debug, Default)]
-pub struct State {
+pub struct Snapshot {
     pub tables: BTreeMap<String, BTreeMap<String, (Row, Option<Row>)>>,
     /// `table.column` → row key → (stored counter, counted rows).
     pub counters: BTreeMap<String, BTreeMap<String, (Value, i64)>>,
@@ -74,8 +74,8 @@ pub fn query(fixture: &Fixture, counters: &[CounterSpec]) -> String {
 
 /// The state from the state query's answer; `Err` names the first part of
 /// the answer that is not of the shape the query builds.
-pub fn parse(fixture: &Fixture, value: Value) -> std::result::Result<State, String> {
-    let mut state = State::default();
+pub fn parse(fixture: &Fixture, value: Value) -> std::result::Result<Snapshot, String> {
+    let mut state = Snapshot::default();
     let Value::Object(parts) = value else {
         return Err(format!("a state that is not an object ({})", kind(&value)));
     };

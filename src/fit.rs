@@ -69,7 +69,7 @@ impl Fit {
             1 => String::new(),
             n => format!(
                 " ({} more: run `fictures-seed doctor` to list them)",
-                crate::report::count(n - 1, "problem")
+                crate::wording::count(n - 1, "problem")
             ),
         };
         Some(Failure::schema(format!("{first}{more}")))

@@ -4,7 +4,11 @@
 use serde::Serialize;
 use serde_json::Value;
 
+pub mod auth;
+pub mod doctor;
+
 use crate::plan::Plan;
+use crate::wording::count;
 
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
@@ -21,10 +25,10 @@ pub struct Report {
     pub scale: Option<ScaleLine>,
     /// Storage-state files written (auth, seed --auth-out).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub auth: Option<crate::commands::auth::AuthLine>,
+    pub auth: Option<auth::AuthLine>,
     /// What `doctor` found.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub doctor: Option<crate::commands::doctor::Diagnosis>,
+    pub doctor: Option<doctor::Diagnosis>,
     pub notes: Vec<String>,
     pub statements: u64,
     pub round_trips: u64,
@@ -240,15 +244,6 @@ const VERIFY_WORDS: [(&str, &str); 4] = [
     ("delete", "extra"),
     ("unchanged", "exact"),
 ];
-
-/// `1 finding`, `2 findings`: a count with its noun in agreement.
-pub fn count(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
-}
 
 impl CacheLine {
     fn human(&self, dry_run: bool, verify: bool) -> Vec<String> {
