@@ -9,20 +9,36 @@ use serde_json::Value;
 use crate::cache::{Cache, Families};
 use crate::catalog::Catalog;
 use crate::cli::Global;
-use crate::fit::{self, Fit};
 use crate::credentials::Credentials;
 use crate::db::{Db, Limits};
 use crate::error::{ExitCode, Failure, Result};
+use crate::fit::{self, Fit};
 use crate::fixture::{self, Account, Fixture, Tag};
 use crate::report::Report;
 use crate::seedfile::SeedFile;
 use crate::settings::Targets;
-use crate::sql;
 use crate::snapshot::{self, Snapshot};
+use crate::sql;
 
 /// Every run of every command serialises on this one transaction-scoped lock,
 /// which (unlike a session lock) survives a transaction pooler such as Neon's.
 const LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended('fictures-seed/fixture', 0))";
+
+/// What a run's transaction may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A read-only snapshot, no lock: verify, doctor, dry runs.
+    Read,
+    /// Writes under the fixture lock, with bounded waits: seed, teardown.
+    Write,
+}
+
+impl Access {
+    /// Writes unless it is a dry run.
+    pub fn unless_dry_run(dry_run: bool) -> Access {
+        if dry_run { Access::Read } else { Access::Write }
+    }
+}
 
 /// How to treat an adopted account that does not exist (yet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,7 +228,8 @@ impl Target {
     /// Opens the transaction and reads the fixture's state in one round trip:
     /// writers take the fixture lock with bounded waits; readers get a
     /// read-only snapshot and take no lock.
-    pub async fn begin(&mut self, g: &Global, write: bool) -> Result<Snapshot> {
+    pub async fn begin(&mut self, g: &Global, access: Access) -> Result<Snapshot> {
+        let write = access == Access::Write;
         let started = std::time::Instant::now();
         // JIT compiling costs tens of milliseconds and the planner's row
         // guesses for json_populate_recordset invite it; these statements
@@ -310,15 +327,37 @@ impl Target {
     }
 }
 
-/// Removes (or, on a dry run, lists) the cache keys of `tags`. `committed`
-/// says whether the database already changed, which decides what a failure means.
+/// What dropping cache keys is part of, which decides whether they go and
+/// what a Redis failure means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyDrop {
+    /// A dry run: the keys are only listed.
+    List,
+    /// `invalidate`: nothing was written to the database.
+    Only,
+    /// After a COMMIT: a failure leaves the committed data with a stale cache.
+    AfterCommit,
+}
+
+impl KeyDrop {
+    /// After a writing command's COMMIT, or a listing on its dry run.
+    pub fn after(dry_run: bool) -> KeyDrop {
+        if dry_run {
+            KeyDrop::List
+        } else {
+            KeyDrop::AfterCommit
+        }
+    }
+}
+
+/// Removes (or, with [`KeyDrop::List`], lists) the cache keys of `tags`.
 pub async fn drop_keys(
     cache: Option<&mut Cache>,
     tags: &BTreeSet<Tag>,
-    dry_run: bool,
-    committed: bool,
+    how: KeyDrop,
     report: &mut Report,
 ) -> Result<()> {
+    let dry_run = how == KeyDrop::List;
     let line = report.cache.get_or_insert_with(Default::default);
     let Some(cache) = cache else {
         line.skipped = true;
@@ -344,7 +383,7 @@ pub async fn drop_keys(
             }
             Ok(())
         }
-        Err(e) if committed => Err(Failure::new(
+        Err(e) if how == KeyDrop::AfterCommit => Err(Failure::new(
             ExitCode::CacheAfterCommit,
             format!(
                 "the database changes are committed, but removing the fixture's keys from Redis at {} failed: {}; the app's cache may be stale, so run `fictures-seed invalidate` with the same options to clear only the fixture's keys",

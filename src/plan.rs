@@ -11,8 +11,8 @@ use crate::auth::password;
 use crate::catalog::Catalog;
 use crate::dependents::{self, Doomed};
 use crate::fixture::{Fixture, FixtureRow, Row, TableRows, Tag};
-use crate::sql;
 use crate::snapshot::Snapshot;
+use crate::sql;
 
 /// A column whose stored value differs from the fixture's.
 #[derive(Debug, Clone, Serialize)]
@@ -99,8 +99,18 @@ impl Plan {
     }
 }
 
-/// Compares the fixture with the state; `doomed` are the rows that go.
-pub fn diff(fixture: &Fixture, state: &Snapshot, doomed: Doomed, teardown: bool) -> Plan {
+/// Where a plan leads the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Goal {
+    /// To exactly the fixture (seed, verify): missing rows are inserted,
+    /// drifted ones restored.
+    Fixture,
+    /// To no fixture at all (teardown): only deletes.
+    Removal,
+}
+
+/// Compares the fixture with the snapshot; `doomed` are the rows that go.
+pub fn diff(fixture: &Fixture, state: &Snapshot, doomed: Doomed, goal: Goal) -> Plan {
     let mut tables = Vec::new();
     for rows in &fixture.tables {
         let mut tp = TablePlan {
@@ -108,7 +118,7 @@ pub fn diff(fixture: &Fixture, state: &Snapshot, doomed: Doomed, teardown: bool)
             delete: doomed.get(&rows.table).map_or(0, |f| f.rows.len()),
             ..TablePlan::default()
         };
-        if !teardown {
+        if goal == Goal::Fixture {
             let read = state.tables.get(&rows.table);
             for (i, row) in rows.rows.iter().enumerate() {
                 let key = rows.key_of(&row.values);

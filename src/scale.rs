@@ -15,9 +15,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::catalog::Catalog;
-use crate::fit;
 use crate::db::Db;
 use crate::error::{ExitCode, Failure, Result};
+use crate::fit;
 use crate::fixture::{self, Accounts, Fixture};
 use crate::seedfile::SeedFile;
 use crate::sql;

@@ -11,9 +11,9 @@ use std::time::Instant;
 use crate::catalog::Catalog;
 use crate::cli::Global;
 use crate::dependents::{self, Mode};
-use crate::engine::{self, Adoption, Target};
+use crate::engine::{self, Access, Adoption, Target};
 use crate::error::{ExitCode, Result};
-use crate::plan;
+use crate::plan::{self, Goal};
 use crate::report::Report;
 use crate::report::doctor::{Diagnosis, Rehearsal};
 use crate::seedfile;
@@ -68,20 +68,22 @@ pub async fn run(g: &Global) -> Result<Outcome> {
 /// walks of `seed --prune` / `verify` and of `teardown`, and an EXPLAIN of
 /// every statement `seed` and `teardown` would then send.
 async fn rehearse(g: &Global, target: &mut Target) -> Result<Rehearsal> {
-    let state = target.begin(g, false).await?;
+    let state = target.begin(g, Access::Read).await?;
     let canonical = target.fixture.canonical(&target.file.scale.account_id());
-    let extras = dependents::walk(&mut target.db, &target.catalog, &canonical, Mode::Extras).await?;
+    let extras =
+        dependents::walk(&mut target.db, &target.catalog, &canonical, Mode::Extras).await?;
     let mut removal = target.fixture.clone();
     removal.add_scale_account(&target.file.scale.account_id());
-    let doomed = dependents::walk(&mut target.db, &target.catalog, &removal, Mode::Teardown).await?;
+    let doomed =
+        dependents::walk(&mut target.db, &target.catalog, &removal, Mode::Teardown).await?;
     let count = |d: &dependents::Doomed| d.values().map(|f| f.rows.len()).sum::<usize>();
     let mut rehearsal = Rehearsal {
         extra_rows: count(&extras),
         teardown_rows: count(&doomed),
         statements_planned: 0,
     };
-    let seed = plan::diff(&target.fixture, &state, extras, false);
-    let teardown = plan::diff(&removal, &state, doomed, true);
+    let seed = plan::diff(&target.fixture, &state, extras, Goal::Fixture);
+    let teardown = plan::diff(&removal, &state, doomed, Goal::Removal);
     let mut statements = seed.statements(&target.fixture, &target.catalog);
     statements.extend(teardown.statements(&removal, &target.catalog));
     rehearsal.statements_planned = statements.len();

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use crate::cli::{DryRun, Global};
-use crate::engine::{self, Adoption};
+use crate::engine::{self, Adoption, KeyDrop};
 use crate::error::{ExitCode, Result};
 use crate::report::Report;
 use crate::seedfile;
@@ -29,7 +29,17 @@ pub async fn run(g: &Global, args: &DryRun) -> Result<Outcome> {
         ..Report::default()
     };
     let tags = target.all_tags();
-    engine::drop_keys(cache.as_mut(), &tags, args.dry_run, false, &mut report).await?;
+    engine::drop_keys(
+        cache.as_mut(),
+        &tags,
+        if args.dry_run {
+            KeyDrop::List
+        } else {
+            KeyDrop::Only
+        },
+        &mut report,
+    )
+    .await?;
     target.finish(&mut report, cache.as_ref(), started);
     target.db.close().await;
     Ok((report, ExitCode::Ok))

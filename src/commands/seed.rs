@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use crate::cli::{Global, SeedArgs};
 use crate::dependents::{self, Doomed, Mode};
-use crate::engine::{self, Adoption, Target};
+use crate::engine::{self, Access, Adoption, KeyDrop, Target};
 use crate::error::{ExitCode, Result};
 use crate::fixture::{Kind, Tag};
-use crate::plan;
+use crate::plan::{self, Goal};
 use crate::progress;
 use crate::report::{Report, ScaleLine};
 use crate::scale::{self, Source};
@@ -35,7 +35,7 @@ pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
     }
     let mut cache = engine::connect_cache(g, &targets).await?;
     let mut target = engine::open(g, &targets, file, Adoption::Strict, scale).await?;
-    let state = target.begin(g, !dry_run).await?;
+    let state = target.begin(g, Access::unless_dry_run(dry_run)).await?;
     // Extras are found on every run, so a seed without --prune can say they
     // are there instead of calling the fixture exact while verify would not.
     let extras = dependents::walk(
@@ -54,7 +54,7 @@ pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
             .collect()
     };
     let doomed = if args.prune { extras } else { Doomed::new() };
-    let plan = plan::diff(&target.fixture, &state, doomed, false);
+    let plan = plan::diff(&target.fixture, &state, doomed, Goal::Fixture);
     let mut report = Report {
         command: "seed",
         dry_run,
@@ -89,7 +89,7 @@ pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
             target.commit(Vec::new()).await?;
         }
     }
-    engine::drop_keys(cache.as_mut(), &tags, dry_run, !dry_run, &mut report).await?;
+    engine::drop_keys(cache.as_mut(), &tags, KeyDrop::after(dry_run), &mut report).await?;
     if let Some(plan) = &auth {
         report.auth = Some(super::auth::write_states(&mut target, plan).await?);
     }

@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use crate::cli::{Global, WriteArgs};
 use crate::dependents::{self, Mode};
-use crate::engine::{self, Adoption};
+use crate::engine::{self, Access, Adoption, KeyDrop};
 use crate::error::{ExitCode, Result};
-use crate::plan;
+use crate::plan::{self, Goal};
 use crate::report::Report;
 use crate::seedfile;
 use crate::settings::Targets;
@@ -29,7 +29,7 @@ pub async fn run(g: &Global, args: &WriteArgs) -> Result<Outcome> {
     // Load-test stories hang off their own account: walking from it removes them too.
     let account = target.file.scale.account_id();
     target.fixture.add_scale_account(&account);
-    let state = target.begin(g, !dry_run).await?;
+    let state = target.begin(g, Access::unless_dry_run(dry_run)).await?;
     let doomed = dependents::walk(
         &mut target.db,
         &target.catalog,
@@ -37,7 +37,7 @@ pub async fn run(g: &Global, args: &WriteArgs) -> Result<Outcome> {
         Mode::Teardown,
     )
     .await?;
-    let plan = plan::diff(&target.fixture, &state, doomed, true);
+    let plan = plan::diff(&target.fixture, &state, doomed, Goal::Removal);
     let mut report = Report {
         command: "teardown",
         dry_run,
@@ -62,7 +62,7 @@ pub async fn run(g: &Global, args: &WriteArgs) -> Result<Outcome> {
     // Everything the fixture is goes from the cache, whether or not its rows were there.
     let mut tags = target.all_tags();
     tags.extend(plan.touched(&target.fixture));
-    engine::drop_keys(cache.as_mut(), &tags, dry_run, !dry_run, &mut report).await?;
+    engine::drop_keys(cache.as_mut(), &tags, KeyDrop::after(dry_run), &mut report).await?;
     target.finish(&mut report, cache.as_ref(), started);
     target.db.close().await;
     Ok((report, ExitCode::Ok))

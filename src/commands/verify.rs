@@ -11,11 +11,11 @@ use crate::cache::{CachedKey, Families};
 use crate::cli::{Global, VerifyArgs};
 use crate::clock;
 use crate::dependents::{self, Mode};
-use crate::engine::{self, Adoption};
+use crate::engine::{self, Access, Adoption};
 use crate::error::{ExitCode, Failure, Result};
 use crate::fixture::{Fixture, Row};
-use crate::plan::{self, Plan};
-use crate::report::{CacheLine, Finding, Report};
+use crate::plan::{self, Goal, Plan};
+use crate::report::{CacheLine, Finding, FindingKind, Report};
 use crate::seedfile;
 use crate::settings::Targets;
 use crate::snapshot::Snapshot;
@@ -31,7 +31,7 @@ pub async fn run(g: &Global, args: &VerifyArgs) -> Result<Outcome> {
     let mut target = engine::open(g, &targets, file, Adoption::Lenient, scale).await?;
 
     let expected = crate::scale::expected(g, &target, scale)?;
-    let state = target.begin(g, false).await?;
+    let state = target.begin(g, Access::Read).await?;
     let held = match &expected {
         Some(_) => {
             Some(crate::scale::read_state(&mut target.db, &target.file.scale.account_id()).await?)
@@ -46,7 +46,7 @@ pub async fn run(g: &Global, args: &VerifyArgs) -> Result<Outcome> {
     )
     .await?;
     target.rollback().await?;
-    let plan = plan::diff(&target.fixture, &state, doomed, false);
+    let plan = plan::diff(&target.fixture, &state, doomed, Goal::Fixture);
     let mut findings = rows(&plan, &target.fixture);
     findings.extend(counters(&state));
     if let (Some((_, expected)), Some(held)) = (&expected, &held) {
@@ -111,7 +111,7 @@ fn rows(plan: &Plan, fixture: &Fixture) -> Vec<Finding> {
     for (tp, rows) in plan.tables.iter().zip(&fixture.tables) {
         for &i in tp.insert.iter().chain(&tp.blocked) {
             out.push(finding(
-                "missing",
+                FindingKind::Missing,
                 &tp.table,
                 rows.key_of(&rows.rows[i].values),
             ));
@@ -122,14 +122,18 @@ fn rows(plan: &Plan, fixture: &Fixture) -> Vec<Finding> {
                     column: Some(d.column.clone()),
                     expected: Some(d.expected.clone()),
                     actual: Some(d.actual.clone()),
-                    ..finding("drift", &tp.table, rows.key_of(&rows.rows[*i].values))
+                    ..finding(
+                        FindingKind::Drift,
+                        &tp.table,
+                        rows.key_of(&rows.rows[*i].values),
+                    )
                 });
             }
         }
     }
     for (table, found) in &plan.doomed {
         for key in found.rows.keys() {
-            out.push(finding("extra", table, key.clone()));
+            out.push(finding(FindingKind::Extra, table, key.clone()));
         }
     }
     out
@@ -146,7 +150,7 @@ fn counters(state: &Snapshot) -> Vec<Finding> {
                     column: Some(column.to_string()),
                     expected: Some(Value::from(*counted)),
                     actual: Some(stored.clone()),
-                    ..finding("counter", table, id.clone())
+                    ..finding(FindingKind::Counter, table, id.clone())
                 });
             }
         }
@@ -198,7 +202,7 @@ fn stale(present: &[CachedKey], state: &Snapshot) -> Vec<Finding> {
                         column: Some(format!("{id}.{field}")),
                         expected: Some(db),
                         actual: Some(cached.clone()),
-                        ..finding("stale", "cache", key.key.clone())
+                        ..finding(FindingKind::Stale, "cache", key.key.clone())
                     });
                 }
             }
@@ -233,7 +237,7 @@ fn scale_findings(expected: &crate::scale::Summary, held: &crate::scale::Summary
                 column: Some("rows".into()),
                 expected: Some(Value::from(e)),
                 actual: Some(Value::from(a)),
-                ..finding("scale", table, "load-test data".into())
+                ..finding(FindingKind::Scale, table, "load-test data".into())
             });
         }
     }
@@ -242,13 +246,13 @@ fn scale_findings(expected: &crate::scale::Summary, held: &crate::scale::Summary
             column: Some("content checksum".into()),
             expected: Some(Value::from(expected.checksum.clone())),
             actual: Some(Value::from(held.checksum.clone())),
-            ..finding("scale", "scenes", "load-test data".into())
+            ..finding(FindingKind::Scale, "scenes", "load-test data".into())
         });
     }
     out
 }
 
-fn finding(kind: &'static str, table: &str, id: String) -> Finding {
+fn finding(kind: FindingKind, table: &str, id: String) -> Finding {
     Finding {
         kind,
         table: table.to_string(),

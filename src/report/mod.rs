@@ -69,10 +69,43 @@ pub struct CacheLine {
     pub present: Vec<crate::cache::CachedKey>,
 }
 
+/// What kind of difference a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FindingKind {
+    /// A fixture row the database lacks.
+    Missing,
+    /// An owned column whose stored value differs.
+    Drift,
+    /// A row hanging off the fixture without being part of it.
+    Extra,
+    /// A denormalised counter that disagrees with the rows it counts.
+    Counter,
+    /// A cached object whose title or time disagrees with its row.
+    Stale,
+    /// Load-test data whose counts or checksum differ.
+    Scale,
+}
+
+impl std::fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let word = match self {
+            FindingKind::Missing => "missing",
+            FindingKind::Drift => "drift",
+            FindingKind::Extra => "extra",
+            FindingKind::Counter => "counter",
+            FindingKind::Stale => "stale",
+            FindingKind::Scale => "scale",
+        };
+        // Padding applies to the word, as it did to the old string kinds.
+        f.pad(word)
+    }
+}
+
 /// One difference `verify` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
-    pub kind: &'static str,
+    pub kind: FindingKind,
     pub table: String,
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
