@@ -68,8 +68,8 @@ impl Fit {
         let more = match self.problems.len() {
             1 => String::new(),
             n => format!(
-                " ({} more: run `fictures-seed doctor` to list them)",
-                crate::wording::count(n - 1, "problem")
+                " ({}: run `fictures-seed doctor` to list them)",
+                crate::wording::count(n - 1, "more problem")
             ),
         };
         Some(Failure::schema(format!("{first}{more}")))
@@ -418,5 +418,351 @@ fn check_values(rows: &TableRows, table: &Table, problems: &mut Vec<String>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+
+    /// The canonical fixture fitted to its own catalog plus `edit`'s changes.
+    fn fitted(edit: impl Fn(&mut Catalog)) -> (Fixture, Fit) {
+        let mut f = fixture();
+        let mut catalog = catalog_for(&f);
+        edit(&mut catalog);
+        let fit = fit(&mut f, &catalog);
+        (f, fit)
+    }
+
+    fn add(catalog: &mut Catalog, table: &str, column: Column) {
+        catalog.tables.get_mut(table).unwrap().columns.push(column);
+    }
+
+    /// The value inferred for a required `sql_type` column added to scenes.
+    fn inferred(column: Column) -> Value {
+        let name = column.name.clone();
+        let (f, fit) = fitted(|c| add(c, "scenes", column.clone()));
+        assert!(fit.problems.is_empty(), "{:?}", fit.problems);
+        f.table("scenes").unwrap().rows[0].values[&name].clone()
+    }
+
+    #[test]
+    fn a_catalog_with_every_column_fits_without_problems() {
+        let (_, fit) = fitted(|_| {});
+        assert!(fit.problems.is_empty(), "{:?}", fit.problems);
+        assert!(fit.failure().is_none());
+    }
+
+    #[test]
+    fn a_missing_table_is_a_problem() {
+        let (_, fit) = fitted(|c| {
+            c.tables.remove("story_likes");
+        });
+        assert!(
+            fit.problems[0].contains("table `story_likes` is missing"),
+            "{:?}",
+            fit.problems
+        );
+    }
+
+    #[test]
+    fn a_missing_optional_column_is_skipped_with_a_note() {
+        let (f, fit) = fitted(|c| {
+            c.tables
+                .get_mut("stories")
+                .unwrap()
+                .columns
+                .retain(|c| c.name != "summary");
+        });
+        assert!(fit.problems.is_empty(), "{:?}", fit.problems);
+        assert!(
+            !f.table("stories").unwrap().rows[0]
+                .values
+                .contains_key("summary")
+        );
+        assert!(
+            fit.notes()
+                .iter()
+                .any(|n| n.contains("stories.summary does not exist"))
+        );
+    }
+
+    #[test]
+    fn a_missing_required_column_is_a_problem() {
+        let (_, fit) = fitted(|c| {
+            c.tables
+                .get_mut("users")
+                .unwrap()
+                .columns
+                .retain(|c| c.name != "email");
+        });
+        assert!(
+            fit.problems[0].contains("`users.email` is missing"),
+            "{:?}",
+            fit.problems
+        );
+    }
+
+    #[test]
+    fn a_missing_state_column_names_the_states_edit() {
+        let (_, fit) = fitted(|c| {
+            c.tables
+                .get_mut("scenes")
+                .unwrap()
+                .columns
+                .retain(|c| c.name != "visibility");
+        });
+        assert!(
+            fit.problems[0].contains("[states.scene] column"),
+            "{:?}",
+            fit.problems
+        );
+    }
+
+    #[test]
+    fn a_generated_column_is_never_written() {
+        let (f, fit) = fitted(|c| {
+            let t = c.tables.get_mut("scenes").unwrap();
+            t.columns
+                .iter_mut()
+                .find(|c| c.name == "summary")
+                .unwrap()
+                .generated = true;
+        });
+        assert!(fit.problems.is_empty());
+        assert!(
+            !f.table("scenes").unwrap().rows[0]
+                .values
+                .contains_key("summary")
+        );
+        assert_eq!(
+            fit.tables
+                .iter()
+                .find(|t| t.table == "scenes")
+                .unwrap()
+                .computed,
+            ["summary"]
+        );
+    }
+
+    #[test]
+    fn text_is_inferred_within_the_varchar_limit() {
+        let v = inferred(Column {
+            max_length: Some(5),
+            ..required("code", "character varying(5)")
+        });
+        let text = v.as_str().unwrap();
+        assert!(!text.is_empty() && text.chars().count() <= 5, "{text}");
+    }
+
+    #[test]
+    fn numbers_are_inferred_as_zero() {
+        for ty in [
+            "integer",
+            "bigint",
+            "smallint",
+            "numeric(10,2)",
+            "double precision",
+        ] {
+            assert_eq!(inferred(required("n", ty)), Value::from(0), "{ty}");
+        }
+    }
+
+    #[test]
+    fn booleans_are_inferred_false() {
+        assert_eq!(inferred(required("flag", "boolean")), Value::Bool(false));
+    }
+
+    #[test]
+    fn enums_get_their_first_label() {
+        let v = inferred(Column {
+            labels: Some(vec!["hopeful".into(), "dark".into()]),
+            ..required("mood", "tone")
+        });
+        assert_eq!(v, "hopeful");
+    }
+
+    #[test]
+    fn json_is_inferred_as_an_empty_list_and_arrays_as_empty_arrays() {
+        assert_eq!(inferred(required("meta", "json")), serde_json::json!([]));
+        assert_eq!(inferred(required("meta", "jsonb")), serde_json::json!([]));
+        assert_eq!(inferred(required("labels", "text[]")), "{}");
+        assert_eq!(inferred(required("moods", "tone[]")), "{}");
+    }
+
+    #[test]
+    fn times_and_dates_are_the_base_time() {
+        assert_eq!(
+            inferred(required("at", "timestamp without time zone")),
+            "2026-01-05T09:00:00"
+        );
+        assert_eq!(inferred(required("on", "date")), "2026-01-05");
+    }
+
+    #[test]
+    fn uuids_are_derived_from_the_row_and_stable() {
+        let a = inferred(required("ref", "uuid"));
+        assert_eq!(a, inferred(required("ref", "uuid")));
+        let text = a.as_str().unwrap();
+        assert_eq!(text.len(), 36);
+        assert_eq!(&text[14..15], "4", "a version 4 layout: {text}");
+    }
+
+    #[test]
+    fn a_domain_is_inferred_from_its_base_type() {
+        let v = inferred(Column {
+            base_type: Some("text".into()),
+            ..required("slug", "slug_text")
+        });
+        assert!(v.is_string(), "{v}");
+    }
+
+    #[test]
+    fn a_type_without_an_obvious_value_is_a_problem() {
+        let (_, fit) = fitted(|c| add(c, "scenes", required("geo", "point")));
+        assert!(
+            fit.problems[0].contains("`scenes.geo` (point)"),
+            "{:?}",
+            fit.problems
+        );
+    }
+
+    #[test]
+    fn a_required_reference_needs_an_entity() {
+        let (_, fit) = fitted(|c| {
+            add(c, "chapters", required("part_id", "text"));
+            c.tables.insert(
+                "parts".into(),
+                table("parts", vec![column("id", "text")], &["id"]),
+            );
+            c.foreign_keys
+                .push(foreign_key("chapters", &["part_id"], "parts", "a"));
+        });
+        assert!(
+            fit.problems[0].contains("add an [[entity]] for `parts`"),
+            "{:?}",
+            fit.problems
+        );
+    }
+
+    #[test]
+    fn an_id_column_without_a_foreign_key_is_named_by_its_table() {
+        let (_, fit) = fitted(|c| {
+            add(c, "scenes", required("setting_id", "text"));
+            c.tables.insert(
+                "settings".into(),
+                table("settings", vec![column("id", "text")], &["id"]),
+            );
+        });
+        assert!(
+            fit.problems[0].contains("holds a `settings` id"),
+            "{:?}",
+            fit.problems
+        );
+    }
+
+    #[test]
+    fn an_id_list_column_gets_a_hint() {
+        let (_, fit) = fitted(|c| {
+            add(c, "chapters", column("setting_ids", "json"));
+            c.tables.insert(
+                "settings".into(),
+                table("settings", vec![column("id", "text")], &["id"]),
+            );
+        });
+        let chapters = fit.tables.iter().find(|t| t.table == "chapters").unwrap();
+        assert!(
+            chapters.hints[0].contains("list of `settings` ids"),
+            "{:?}",
+            chapters.hints
+        );
+    }
+
+    #[test]
+    fn renamed_labels_are_mapped_and_unknown_ones_are_problems() {
+        let enum_status = |c: &mut Catalog, labels: &[&str]| {
+            let t = c.tables.get_mut("stories").unwrap();
+            let col = t.columns.iter_mut().find(|c| c.name == "status").unwrap();
+            col.sql_type = "status".into();
+            col.labels = Some(labels.iter().map(|l| l.to_string()).collect());
+        };
+        let (_, unmapped) = fitted(|c| enum_status(c, &["draft", "published"]));
+        assert!(
+            unmapped.problems[0].contains("[labels.status]"),
+            "{:?}",
+            unmapped.problems
+        );
+        let mut f = fixture_of(&file_with(|s| {
+            s + "\n[labels.status]\nwriting = \"draft\"\n"
+        }));
+        let mut catalog = catalog_for(&f);
+        enum_status(&mut catalog, &["draft", "published"]);
+        assert!(fit(&mut f, &catalog).problems.is_empty());
+        assert_eq!(
+            f.table("stories").unwrap().rows[1].values["status"],
+            "draft"
+        );
+    }
+
+    #[test]
+    fn a_value_longer_than_its_column_is_a_problem() {
+        let (_, fit) = fitted(|c| {
+            let t = c.tables.get_mut("stories").unwrap();
+            t.columns
+                .iter_mut()
+                .find(|c| c.name == "title")
+                .unwrap()
+                .max_length = Some(5);
+        });
+        assert!(
+            fit.problems[0].contains("holds at most 5 characters"),
+            "{:?}",
+            fit.problems
+        );
+    }
+
+    #[test]
+    fn a_key_without_a_unique_index_is_a_problem() {
+        let (_, fit) = fitted(|c| {
+            let t = c.tables.get_mut("users").unwrap();
+            t.unique.clear();
+            t.primary_key = None;
+        });
+        assert!(
+            fit.problems[0].contains("has no primary key or unique index on (id)"),
+            "{:?}",
+            fit.problems
+        );
+    }
+
+    #[test]
+    fn tables_are_ordered_parents_first_by_the_live_foreign_keys() {
+        let (f, _) = fitted(|c| {
+            // Pretend users reference story_likes: users must then come after it.
+            c.foreign_keys
+                .push(foreign_key("users", &["id"], "story_likes", "a"));
+        });
+        let order: Vec<&str> = f.tables.iter().map(|t| t.table.as_str()).collect();
+        let at = |t: &str| order.iter().position(|x| *x == t).unwrap();
+        assert!(at("story_likes") < at("users"), "{order:?}");
+    }
+
+    #[test]
+    fn the_failure_counts_the_other_problems() {
+        let (_, fit) = fitted(|c| {
+            c.tables.remove("story_likes");
+            c.tables.remove("post_likes");
+            c.tables.remove("community_replies");
+        });
+        let failure = fit.failure().unwrap();
+        assert_eq!(failure.code, crate::error::ExitCode::Schema);
+        assert!(
+            failure
+                .message
+                .contains("(2 more problems: run `fictures-seed doctor`"),
+            "{}",
+            failure.message
+        );
     }
 }

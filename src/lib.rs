@@ -32,5 +32,7 @@ mod settings;
 mod snapshot;
 mod sql;
 mod steps;
+#[cfg(test)]
+mod testing;
 mod text;
 mod wording;
