@@ -395,3 +395,177 @@ fn rows_of(shown: &str, value: Option<&Value>) -> Result<Vec<Row>> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Table;
+    use crate::fixture::Kind;
+    use crate::testing::*;
+
+    fn catalog(tables: &[&str], fks: &[(&str, &str, &str)]) -> Catalog {
+        Catalog {
+            tables: tables
+                .iter()
+                .map(|t| (t.to_string(), table(t, vec![column("id", "text")], &["id"])))
+                .collect(),
+            foreign_keys: fks
+                .iter()
+                .map(|(t, c, r)| foreign_key(t, &[c], r, "a"))
+                .collect(),
+        }
+    }
+
+    fn doomed(tables: &[&str]) -> Doomed {
+        tables
+            .iter()
+            .map(|t| {
+                let mut row = Row::new();
+                row.insert("id".into(), Value::from(format!("{t}-1")));
+                let found = Found {
+                    identity: vec!["id".into()],
+                    rows: [(format!("{t}-1"), (row, BTreeSet::new()))].into(),
+                };
+                (t.to_string(), found)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn children_are_deleted_before_their_parents() {
+        let c = catalog(
+            &["stories", "chapters", "scenes"],
+            &[
+                ("chapters", "story_id", "stories"),
+                ("scenes", "chapter_id", "chapters"),
+            ],
+        );
+        let order = delete_order(&c, &doomed(&["stories", "chapters", "scenes"]));
+        assert_eq!(order, ["scenes", "chapters", "stories"]);
+    }
+
+    #[test]
+    fn a_cycle_between_tables_still_orders_every_table_once() {
+        let c = catalog(
+            &["a", "b", "c"],
+            &[("a", "b_id", "b"), ("b", "a_id", "a"), ("c", "a_id", "a")],
+        );
+        let order = delete_order(&c, &doomed(&["a", "b", "c"]));
+        assert_eq!(order.len(), 3);
+        assert_eq!(
+            order[0], "c",
+            "c references the cycle and goes first: {order:?}"
+        );
+        // A self reference is no obstacle at all.
+        let c = catalog(&["loop"], &[("loop", "next_id", "loop")]);
+        assert_eq!(delete_order(&c, &doomed(&["loop"])), ["loop"]);
+    }
+
+    #[test]
+    fn a_delete_names_rows_by_primary_key_and_is_counted() {
+        let c = catalog(&["stories"], &[]);
+        let d = doomed(&["stories"]);
+        let sql = delete_statement(&c, "stories", &d["stories"]);
+        assert!(
+            sql.starts_with("WITH w AS (DELETE FROM \"stories\" WHERE (\"id\") IN"),
+            "{sql}"
+        );
+        assert!(sql.contains("stories-1"), "{sql}");
+        assert!(sql.contains("count(*)"), "{sql}");
+    }
+
+    #[test]
+    fn rows_of_a_table_without_a_key_are_named_by_ctid_and_partition() {
+        let mut plain = table("log", vec![column("note", "text")], &[]);
+        assert_eq!(plain.identity(), ["ctid"]);
+        plain.partitioned = true;
+        assert_eq!(plain.identity(), ["tableoid", "ctid"]);
+        assert_eq!(plain.type_of("tableoid"), "oid");
+        assert_eq!(plain.type_of("ctid"), "tid");
+        let c = Catalog {
+            tables: [("log".to_string(), plain.clone())].into(),
+            foreign_keys: vec![],
+        };
+        let mut row = Row::new();
+        row.insert("tableoid".into(), "16384".into());
+        row.insert("ctid".into(), "(0,1)".into());
+        let found = Found {
+            identity: plain.identity(),
+            rows: [("16384/(0,1)".to_string(), (row, BTreeSet::new()))].into(),
+        };
+        let sql = delete_statement(&c, "log", &found);
+        assert!(sql.contains("WHERE (tableoid, ctid) IN"), "{sql}");
+        assert!(sql.contains("::oid") && sql.contains("::tid"), "{sql}");
+    }
+
+    #[test]
+    fn a_table_of_another_schema_is_deleted_by_its_qualified_name() {
+        let mut t: Table = table("audit.story_events", vec![column("id", "text")], &["id"]);
+        t.sql_name = "\"audit\".\"story_events\"".into();
+        let c = Catalog {
+            tables: [(t.name.clone(), t)].into(),
+            foreign_keys: vec![],
+        };
+        let sql = delete_statement(
+            &c,
+            "audit.story_events",
+            &doomed(&["audit.story_events"])["audit.story_events"],
+        );
+        assert!(
+            sql.contains("DELETE FROM \"audit\".\"story_events\""),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn one_level_of_many_edges_is_one_statement_without_long_argument_lists() {
+        let tables: Vec<String> = (0..300).map(|i| format!("dep_{i}")).collect();
+        let mut names: Vec<&str> = tables.iter().map(String::as_str).collect();
+        names.push("stories");
+        let fks: Vec<(&str, &str, &str)> = tables
+            .iter()
+            .map(|t| (t.as_str(), "story_id", "stories"))
+            .collect();
+        let c = catalog(&names, &fks);
+        let walker = Walker { catalog: &c };
+        let edges: Vec<&ForeignKey> = c.referencing("stories").collect();
+        let mut row = Row::new();
+        row.insert("id".into(), "s1".into());
+        let frontier: BTreeMap<String, Vec<(Row, BTreeSet<Tag>)>> =
+            [("stories".to_string(), vec![(row, BTreeSet::new())])].into();
+        let sql = walker.level_query(&edges, &frontier);
+        assert_eq!(
+            sql.matches("AS MATERIALIZED").count(),
+            1,
+            "the parents' rows are sent once"
+        );
+        assert_eq!(sql.matches("FROM p0)").count(), 300);
+        assert!(
+            !sql.contains("json_build_object(E'0'"),
+            "no argument per edge"
+        );
+    }
+
+    #[test]
+    fn found_rows_inherit_the_tags_of_the_rows_they_reference() {
+        let mut parent = Row::new();
+        parent.insert("id".into(), "s1".into());
+        let tags: BTreeSet<Tag> = [(Kind::Story, "s1".to_string())].into();
+        let map = tags_by_referenced(&[(parent, tags.clone())], &["id".to_string()]);
+        assert_eq!(map[&serde_json::json!(["s1"]).to_string()], tags);
+    }
+
+    #[test]
+    fn answers_of_another_shape_are_errors() {
+        assert!(rows_of("db", None).unwrap().is_empty());
+        assert!(rows_of("db", Some(&Value::Null)).unwrap().is_empty());
+        assert!(rows_of("db", Some(&serde_json::json!({"a": 1}))).is_err());
+        assert!(rows_of("db", Some(&serde_json::json!([1]))).is_err());
+        assert_eq!(
+            rows_of("db", Some(&serde_json::json!([{"id": "x"}])))
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}

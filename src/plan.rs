@@ -222,3 +222,211 @@ fn upsert(rows: &TableRows, data: Vec<Row>) -> String {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dependents::Found;
+    use crate::fixture::Kind;
+    use crate::redact::Secret;
+    use crate::testing::*;
+
+    /// A snapshot in which every fixture row is stored exactly as desired.
+    fn exact(f: &Fixture) -> Snapshot {
+        let mut snapshot = Snapshot::default();
+        for t in &f.tables {
+            let rows = t
+                .rows
+                .iter()
+                .map(|r| {
+                    (
+                        t.key_of(&r.values),
+                        (r.values.clone(), Some(r.values.clone())),
+                    )
+                })
+                .collect();
+            snapshot.tables.insert(t.table.clone(), rows);
+        }
+        snapshot
+    }
+
+    fn line<'a>(plan: &'a Plan, table: &str) -> &'a TablePlan {
+        plan.tables.iter().find(|t| t.table == table).unwrap()
+    }
+
+    fn stored<'a>(s: &'a mut Snapshot, table: &str, n: usize) -> &'a mut Row {
+        let (_, (_, actual)) = s.tables.get_mut(table).unwrap().iter_mut().nth(n).unwrap();
+        actual.as_mut().unwrap()
+    }
+
+    #[test]
+    fn an_empty_database_gets_every_row_inserted() {
+        let f = fixture();
+        let plan = diff(&f, &Snapshot::default(), Doomed::new(), Goal::Fixture);
+        assert_eq!(line(&plan, "scenes").insert.len(), 45);
+        assert_eq!(line(&plan, "chapters").insert.len(), 15);
+        assert!(
+            plan.tables
+                .iter()
+                .all(|t| t.update.is_empty() && t.unchanged == 0)
+        );
+    }
+
+    #[test]
+    fn exact_rows_are_unchanged_and_plan_no_statement() {
+        let f = fixture();
+        let plan = diff(&f, &exact(&f), Doomed::new(), Goal::Fixture);
+        assert!(
+            plan.tables
+                .iter()
+                .all(|t| t.insert.is_empty() && t.update.is_empty())
+        );
+        assert_eq!(line(&plan, "scenes").unchanged, 45);
+        assert!(plan.statements(&f, &catalog_for(&f)).is_empty());
+    }
+
+    #[test]
+    fn a_drifted_owned_column_is_an_update_naming_it() {
+        let f = fixture();
+        let mut s = exact(&f);
+        stored(&mut s, "scenes", 0).insert("title".into(), "PATCHED".into());
+        let plan = diff(&f, &s, Doomed::new(), Goal::Fixture);
+        let (_, drifts) = &line(&plan, "scenes").update[0];
+        assert_eq!(drifts[0].column, "title");
+        assert_eq!(drifts[0].actual, "PATCHED");
+    }
+
+    #[test]
+    fn unowned_columns_never_drift() {
+        let f = fixture();
+        let mut s = exact(&f);
+        stored(&mut s, "stories", 0).insert("updated_at".into(), "2030-01-01T00:00:00".into());
+        let plan = diff(&f, &s, Doomed::new(), Goal::Fixture);
+        assert!(line(&plan, "stories").update.is_empty());
+    }
+
+    #[test]
+    fn a_stored_password_hash_that_verifies_is_exact_and_one_that_does_not_is_drift() {
+        let mut f = fixture();
+        let users = f.tables.iter_mut().find(|t| t.table == "users").unwrap();
+        let hash = crate::auth::password::hash("pw", [7; 16]);
+        users.rows[0]
+            .values
+            .insert("password".into(), hash.clone().into());
+        users.rows[0]
+            .passwords
+            .insert("password".into(), Secret::new("pw"));
+        let mut s = exact(&f);
+        // Another salt, the same password: the app may re-hash it.
+        let rehashed = crate::auth::password::hash("pw", [9; 16]);
+        stored(&mut s, "users", 0).insert("password".into(), rehashed.into());
+        assert!(
+            line(&diff(&f, &s, Doomed::new(), Goal::Fixture), "users")
+                .update
+                .is_empty()
+        );
+        let wrong = crate::auth::password::hash("other", [7; 16]);
+        stored(&mut s, "users", 0).insert("password".into(), wrong.into());
+        let plan = diff(&f, &s, Doomed::new(), Goal::Fixture);
+        assert_eq!(line(&plan, "users").update[0].1[0].column, "password");
+    }
+
+    #[test]
+    fn a_row_that_needs_a_secret_is_blocked_not_inserted() {
+        let f = fixture();
+        let keys = f.table("api_keys").unwrap();
+        assert!(
+            keys.rows.iter().all(|r| r.needs.is_some()),
+            "no secret in tests"
+        );
+        let plan = diff(&f, &Snapshot::default(), Doomed::new(), Goal::Fixture);
+        assert_eq!(line(&plan, "api_keys").blocked.len(), keys.rows.len());
+        assert!(line(&plan, "api_keys").insert.is_empty());
+    }
+
+    #[test]
+    fn an_update_of_a_kept_row_writes_back_its_stored_secret_columns() {
+        let f = fixture();
+        let mut s = exact(&f);
+        let row = stored(&mut s, "api_keys", 0);
+        row.insert("key_hash".into(), "stored-hash".into());
+        row.insert("scopes".into(), serde_json::json!(["stories:read"]));
+        let plan = diff(&f, &s, Doomed::new(), Goal::Fixture);
+        let keys = line(&plan, "api_keys");
+        assert_eq!(keys.update.len(), 1);
+        let kept = keys.kept.values().next().unwrap();
+        assert_eq!(kept["key_hash"], "stored-hash");
+        let sql = plan.statements(&f, &catalog_for(&f)).join("\n");
+        assert!(
+            sql.contains("stored-hash"),
+            "the upsert carries the stored hash"
+        );
+    }
+
+    #[test]
+    fn removal_plans_only_deletes() {
+        let f = fixture();
+        let mut doomed = Doomed::new();
+        doomed.insert(
+            "stories".into(),
+            Found {
+                identity: vec!["id".into()],
+                rows: [("s1".to_string(), (Row::new(), BTreeSet::new()))].into(),
+            },
+        );
+        let plan = diff(&f, &Snapshot::default(), doomed, Goal::Removal);
+        assert!(
+            plan.tables
+                .iter()
+                .all(|t| t.insert.is_empty() && t.update.is_empty())
+        );
+        assert_eq!(line(&plan, "stories").delete, 1);
+    }
+
+    #[test]
+    fn deletes_come_before_upserts_and_each_statement_is_counted() {
+        let f = fixture();
+        let mut doomed = Doomed::new();
+        let mut row = Row::new();
+        row.insert("id".into(), "c1".into());
+        doomed.insert(
+            "comments".into(),
+            Found {
+                identity: vec!["id".into()],
+                rows: [("c1".to_string(), (row, BTreeSet::new()))].into(),
+            },
+        );
+        let plan = diff(&f, &Snapshot::default(), doomed, Goal::Fixture);
+        let statements = plan.statements(&f, &catalog_for(&f));
+        assert!(
+            statements[0].contains("DELETE FROM \"comments\""),
+            "{}",
+            statements[0]
+        );
+        assert!(statements[1..].iter().all(|s| s.contains("INSERT INTO")));
+        assert!(statements.iter().all(|s| s.starts_with("WITH w AS (")));
+        // A table outside the fixture that loses rows gets its own line.
+        assert_eq!(line(&plan, "comments").delete, 1);
+    }
+
+    #[test]
+    fn touched_tags_cover_changed_and_doomed_rows() {
+        let f = fixture();
+        let mut doomed = Doomed::new();
+        let tags: BTreeSet<Tag> = [(Kind::Story, "gone".to_string())].into();
+        doomed.insert(
+            "stories".into(),
+            Found {
+                identity: vec!["id".into()],
+                rows: [("gone".to_string(), (Row::new(), tags))].into(),
+            },
+        );
+        let mut s = exact(&f);
+        stored(&mut s, "scenes", 0).insert("title".into(), "x".into());
+        let plan = diff(&f, &s, doomed, Goal::Fixture);
+        let touched = plan.touched(&f);
+        assert!(touched.contains(&(Kind::Story, "gone".to_string())));
+        assert!(touched.iter().any(|(k, _)| *k == Kind::Scene));
+        assert_eq!(touched.iter().filter(|(k, _)| *k == Kind::Scene).count(), 1);
+    }
+}
