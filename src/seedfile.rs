@@ -932,3 +932,169 @@ impl Validator<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The message the built-in file gives with `edit` applied.
+    fn rejected(edit: impl Fn(String) -> String) -> String {
+        let text = edit(BUILT_IN.to_string());
+        assert_ne!(text, BUILT_IN, "the edit must change the file");
+        let failure = parse(&text, "t.toml").expect_err("the edit makes the file invalid");
+        assert_eq!(failure.code, crate::error::ExitCode::Usage);
+        failure.message
+    }
+
+    fn line_of(needle: &str) -> usize {
+        BUILT_IN.lines().position(|l| l.contains(needle)).unwrap() + 1
+    }
+
+    #[test]
+    fn the_built_in_file_is_valid_and_has_the_suite_s_three_stories() {
+        let file = load(None).unwrap();
+        let ids: Vec<&str> = file
+            .story
+            .iter()
+            .map(|s| s.get_ref().id.get_ref().as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "LGAbU_uuQe56exjKNAQn3",
+                "E2d5Wt9opYf6y0midOc5r",
+                "H2d5lyQLC5qGxzG0YL322"
+            ]
+        );
+        assert_eq!(file.auth.default_file, "user.json");
+    }
+
+    #[test]
+    fn an_unknown_key_names_its_line() {
+        let e = rejected(|s| s.replace("scene_words = 320", "scene_words = 320\nscene_wrds = 1"));
+        assert!(
+            e.starts_with(&format!("t.toml:{}:", line_of("scene_words") + 1)),
+            "{e}"
+        );
+        assert!(e.contains("unknown field `scene_wrds`"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_base_time_is_named() {
+        let e = rejected(|s| s.replace("2026-01-05T09:00:00", "next tuesday"));
+        assert!(e.contains("field `fixture.base_time`"), "{e}");
+    }
+
+    #[test]
+    fn a_zero_count_is_refused() {
+        let e = rejected(|s| s.replace("chapters = 5", "chapters = 0"));
+        assert!(
+            e.contains("field `stories.chapters`: must be at least 1"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn ids_must_be_21_character_nanoids_and_unique() {
+        let e = rejected(|s| s.replace("LGAbU_uuQe56exjKNAQn3", "short"));
+        assert!(e.contains("5 characters"), "{e}");
+        let e = rejected(|s| s.replace("E2d5Wt9opYf6y0midOc5r", "LGAbU_uuQe56exjKNAQn3"));
+        assert!(e.contains("LGAbU_uuQe56exjKNAQn3"), "{e}");
+    }
+
+    #[test]
+    fn account_references_must_exist() {
+        let e = rejected(|s| s.replace("owner = \"writer\"", "owner = \"ghost\""));
+        assert!(e.contains("ghost"), "{e}");
+    }
+
+    #[test]
+    fn states_and_their_labels_are_checked() {
+        let e = rejected(|s| s + "\n[states.paragraph]\ncolumn = \"x\"\n");
+        assert!(e.contains("use one of story, chapter, scene"), "{e}");
+        let e = rejected(|s| s + "\n[states.story]\ncolumn = \"x\"\nlabels = { public = \"y\" }\n");
+        assert!(
+            e.contains("the story states are published and writing"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn entity_references_are_parsed_with_and_without_a_position() {
+        let v = toml::Value::Array(vec![
+            toml::Value::String("{entity:settings}".into()),
+            toml::Value::String("a {entity:parts:2} b".into()),
+        ]);
+        assert_eq!(
+            entity_refs(&v),
+            [("settings".to_string(), 1), ("parts".to_string(), 2)]
+        );
+        assert!(entity_refs(&toml::Value::Integer(3)).is_empty());
+    }
+
+    #[test]
+    fn entity_references_must_name_a_declared_entity_in_range() {
+        let e = rejected(|s| s + "\n[tables.scenes.set]\nsetting_id = \"{entity:settings}\"\n");
+        assert!(e.contains("names no [[entity]]"), "{e}");
+        let with =
+            |s: String| s + "\n[[entity]]\ntable = \"settings\"\nvalues = { name = \"S\" }\n";
+        let e =
+            rejected(|s| with(s) + "\n[tables.scenes.set]\nsetting_id = \"{entity:settings:2}\"\n");
+        assert!(e.contains("out of range"), "{e}");
+    }
+
+    #[test]
+    fn storage_state_files_are_distinct_plain_json_names() {
+        let e = rejected(|s| {
+            s.replace(
+                "storage_state = \"reader.json\"",
+                "storage_state = \"writer.json\"",
+            )
+        });
+        assert!(e.contains("is also the file of accounts."), "{e}");
+        let e = rejected(|s| {
+            s.replace(
+                "default_file = \"user.json\"",
+                "default_file = \"a/b.json\"",
+            )
+        });
+        assert!(e.contains("field `auth.default_file`"), "{e}");
+    }
+
+    #[test]
+    fn links_and_fakers_are_known_ones() {
+        let e = rejected(|s| s + "\n[[entity]]\ntable = \"parts\"\nlinks = [\"nowhere\"]\n");
+        assert!(
+            e.contains("must be TABLE.COLUMN of a generated table"),
+            "{e}"
+        );
+        let e = rejected(|s| s + "\n[tables.scenes.fake]\nsummary = \"lorem\"\n");
+        assert!(e.contains("`lorem` is not a generator"), "{e}");
+    }
+
+    #[test]
+    fn api_key_scopes_are_the_app_s() {
+        let e = rejected(|s| s.replacen("\"stories:read\"", "\"stories:all\"", 1));
+        assert!(
+            e.contains("`stories:all` is not a scope the app knows"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_scale_title_stays_off_the_cache_test_page() {
+        let e = rejected(|s| s.replace("Load Test Story {n}", "Cache Test Story {n}"));
+        assert!(e.contains("field `scale.title`"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_file_is_a_usage_error_naming_it() {
+        let failure = load(Some(Path::new("/nonexistent/seed.toml"))).unwrap_err();
+        assert_eq!(failure.code, crate::error::ExitCode::Usage);
+        assert!(
+            failure
+                .message
+                .contains("cannot read seed file /nonexistent/seed.toml")
+        );
+    }
+}

@@ -326,3 +326,143 @@ pub fn shorten(v: &Value) -> String {
     let head: String = text.chars().take(37).collect();
     format!("{head}...")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(command: &'static str) -> Report {
+        Report {
+            command,
+            tables: vec![TableLine {
+                table: "scenes".into(),
+                insert: 1,
+                update: 0,
+                delete: 0,
+                unchanged: 44,
+            }],
+            statements: 1,
+            round_trips: 1,
+            elapsed_ms: 12,
+            ..Report::default()
+        }
+    }
+
+    fn drift() -> Finding {
+        Finding {
+            kind: FindingKind::Drift,
+            table: "scenes".into(),
+            id: "abc".into(),
+            column: Some("title".into()),
+            expected: Some(Value::from("Scene 1: Cache Test")),
+            actual: Some(Value::from("PATCHED")),
+        }
+    }
+
+    #[test]
+    fn a_seed_report_counts_its_work_in_agreement() {
+        let text = report("seed").human();
+        assert!(text.starts_with("seed\n"), "{text}");
+        assert!(text.contains("insert  update  delete"), "{text}");
+        assert!(
+            text.ends_with("1 change, 12 ms (1 statement, 1 round trip, 0 Redis commands)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_dry_run_says_so() {
+        let r = Report {
+            dry_run: true,
+            ..report("teardown")
+        };
+        assert!(r.human().starts_with("teardown (dry run: nothing written)"));
+    }
+
+    #[test]
+    fn a_verify_report_uses_its_own_words_and_a_verdict() {
+        let mut r = report("verify");
+        r.findings = Some(vec![drift()]);
+        let text = r.human();
+        assert!(text.contains("missing drifted   extra"), "{text}");
+        assert!(
+            text.contains(
+                "drift    scenes/abc .title: expected \"Scene 1: Cache Test\", found \"PATCHED\""
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with("\n1 finding"), "{text}");
+        let json = r.to_json();
+        assert_eq!(json["ok"], false);
+        assert_eq!(json["tables"][0]["missing"], 1);
+        assert_eq!(json["tables"][0]["exact"], 44);
+        assert!(json["tables"][0].get("insert").is_none());
+        assert_eq!(json["findings"][0]["kind"], "drift");
+        r.findings = Some(vec![]);
+        assert!(r.human().ends_with("fixture OK"));
+        assert_eq!(r.to_json()["ok"], true);
+    }
+
+    #[test]
+    fn other_reports_carry_no_verdict() {
+        assert!(report("seed").to_json().get("ok").is_none());
+        assert_eq!(report("seed").to_json()["tables"][0]["insert"], 1);
+    }
+
+    #[test]
+    fn a_command_that_reached_no_server_shows_no_cost() {
+        let r = Report {
+            command: "init",
+            notes: vec!["wrote it".into()],
+            ..Report::default()
+        };
+        assert_eq!(r.human(), "init\nnote: wrote it");
+    }
+
+    #[test]
+    fn scale_rewrites_count_as_changes() {
+        let mut r = report("seed");
+        r.scale = Some(ScaleLine {
+            stories: 2,
+            rows: [("scenes".to_string(), 30)].into(),
+            bytes: 0,
+            written: true,
+        });
+        assert_eq!(r.changes(), 31);
+        r.scale.as_mut().unwrap().written = false;
+        assert_eq!(r.changes(), 1);
+    }
+
+    #[test]
+    fn the_cache_line_counts_keys_in_agreement() {
+        let line = CacheLine {
+            removed: 1,
+            ..CacheLine::default()
+        };
+        assert_eq!(line.human(false, false), ["cache: 1 fixture key removed"]);
+        let listed = CacheLine {
+            removed: 2,
+            keys: vec!["story:a".into(), "story:b".into()],
+            ..CacheLine::default()
+        };
+        assert_eq!(
+            listed.human(true, false),
+            [
+                "cache: 2 fixture keys would be removed",
+                "  story:a",
+                "  story:b"
+            ]
+        );
+        let skipped = CacheLine {
+            skipped: true,
+            ..CacheLine::default()
+        };
+        assert_eq!(skipped.human(false, false), ["cache: skipped (--no-cache)"]);
+    }
+
+    #[test]
+    fn finding_kinds_read_as_words() {
+        assert_eq!(format!("{:<8}|", FindingKind::Extra), "extra   |");
+        assert_eq!(serde_json::to_value(FindingKind::Stale).unwrap(), "stale");
+    }
+}
