@@ -231,3 +231,63 @@ impl Catalog {
             .filter(move |fk| fk.ref_table == table)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+
+    #[test]
+    fn a_unique_key_matches_in_any_column_order() {
+        let mut t = table(
+            "post_likes",
+            vec![column("post_id", "text"), column("user_id", "text")],
+            &["post_id", "user_id"],
+        );
+        assert!(t.has_unique(&["user_id".into(), "post_id".into()]));
+        assert!(!t.has_unique(&["post_id".into()]));
+        t.unique.clear();
+        assert!(!t.has_unique(&["post_id".into(), "user_id".into()]));
+    }
+
+    #[test]
+    fn only_no_action_restrict_and_cascade_drag_rows() {
+        for (action, drags) in [
+            ("a", true),
+            ("r", true),
+            ("c", true),
+            ("n", false),
+            ("d", false),
+        ] {
+            assert_eq!(
+                foreign_key("x", &["y"], "z", action).drags_rows(),
+                drags,
+                "{action}"
+            );
+        }
+    }
+
+    #[test]
+    fn statements_name_tables_by_their_qualified_name() {
+        let mut t = table("audit.events", vec![column("id", "text")], &["id"]);
+        t.sql_name = "\"audit\".\"events\"".into();
+        let catalog = Catalog {
+            tables: [(t.name.clone(), t)].into(),
+            foreign_keys: vec![foreign_key("audit.events", &["story_id"], "stories", "a")],
+        };
+        assert_eq!(catalog.sql_name("audit.events"), "\"audit\".\"events\"");
+        assert_eq!(catalog.sql_name("unknown"), "\"unknown\"");
+        assert_eq!(catalog.referencing("stories").count(), 1);
+        assert_eq!(catalog.referencing("audit.events").count(), 0);
+    }
+
+    #[test]
+    fn a_domain_s_value_type_is_its_base_type() {
+        let c = Column {
+            base_type: Some("text".into()),
+            ..column("slug", "slug_text")
+        };
+        assert_eq!(c.value_type(), "text");
+        assert_eq!(column("n", "integer").value_type(), "integer");
+    }
+}

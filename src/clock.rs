@@ -26,3 +26,33 @@ pub fn same_instant(cached: &str, stored: &str) -> bool {
     let stored = NaiveDateTime::parse_from_str(stored, "%Y-%m-%dT%H:%M:%S%.f");
     matches!((cached, stored), (Ok(a), Ok(b)) if a == b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_the_base_plus_minutes_in_postgres_json_form() {
+        let base = parse_base("2026-01-05T09:00:00").unwrap();
+        assert_eq!(at(base, 0), "2026-01-05T09:00:00");
+        assert_eq!(at(base, 24 * 60 + 1), "2026-01-06T09:01:00");
+        assert!(parse_base("2026-01-05 09:00").is_none());
+    }
+
+    #[test]
+    fn a_cached_js_date_and_a_stored_timestamp_compare_as_instants() {
+        assert!(same_instant(
+            "2026-01-05T09:00:00.000Z",
+            "2026-01-05T09:00:00"
+        ));
+        assert!(same_instant(
+            "2026-01-05T10:00:00+01:00",
+            "2026-01-05T09:00:00"
+        ));
+        assert!(!same_instant(
+            "2026-01-05T09:00:01.000Z",
+            "2026-01-05T09:00:00"
+        ));
+        assert!(!same_instant("yesterday", "2026-01-05T09:00:00"));
+    }
+}

@@ -71,3 +71,23 @@ pub fn start(timeout: Duration, report: impl FnOnce(Failure) + Send + 'static) {
         std::process::exit(code.code());
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_time_limit_says_how_far_the_run_got() {
+        let before = expired(Duration::from_secs(5));
+        assert_eq!(before.code, ExitCode::Database);
+        assert!(
+            before.message.contains("--timeout 5s")
+                && before.message.contains("nothing was written")
+        );
+        commit_sent();
+        let after = expired(Duration::from_secs(5));
+        assert_eq!(after.code, ExitCode::Connect);
+        assert!(after.message.contains("may or may not be committed"));
+        assert!(!after.message.contains("nothing was written"));
+    }
+}

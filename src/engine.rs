@@ -399,3 +399,16 @@ pub async fn drop_keys(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dry_runs_read_and_list_while_real_runs_write_and_drop() {
+        assert_eq!(Access::unless_dry_run(true), Access::Read);
+        assert_eq!(Access::unless_dry_run(false), Access::Write);
+        assert_eq!(KeyDrop::after(true), KeyDrop::List);
+        assert_eq!(KeyDrop::after(false), KeyDrop::AfterCommit);
+    }
+}

@@ -901,6 +901,68 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_same_file_gives_byte_identical_rows() {
+        let a = crate::testing::fixture();
+        let b = crate::testing::fixture();
+        let dump = |f: &Fixture| {
+            f.tables
+                .iter()
+                .map(|t| {
+                    serde_json::to_string(&t.rows.iter().map(|r| &r.values).collect::<Vec<_>>())
+                        .unwrap()
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(dump(&a), dump(&b));
+        let counts: Vec<(&str, usize)> = a
+            .tables
+            .iter()
+            .map(|t| (t.table.as_str(), t.rows.len()))
+            .collect();
+        assert!(
+            counts.contains(&("scenes", 45)) && counts.contains(&("chapters", 15)),
+            "{counts:?}"
+        );
+    }
+
+    #[test]
+    fn api_keys_are_the_fixture_s_with_or_without_their_secret() {
+        let file = crate::testing::file();
+        let accounts = created_accounts(&file);
+        let without = build(&file, &accounts, 0, &Credentials::default());
+        let secret = Credentials {
+            key_secret: Some(crate::redact::Secret::new("s")),
+            ..Credentials::default()
+        };
+        let with = build(&file, &accounts, 0, &secret);
+        let ids = |f: &Fixture| {
+            f.table("api_keys")
+                .unwrap()
+                .rows
+                .iter()
+                .map(|r| r.values["id"].clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&without), ids(&with));
+        let kept = &without.table("api_keys").unwrap().rows[0];
+        assert_eq!(kept.kept, ["key_hash", "key_prefix"]);
+        assert!(!kept.values.contains_key("key_hash"));
+        assert!(with.table("api_keys").unwrap().rows[0].values["key_hash"].is_string());
+    }
+
+    #[test]
+    fn the_load_test_account_is_a_root_of_its_own() {
+        let mut f = crate::testing::fixture();
+        f.add_scale_account("fxLoadTestAccount0001");
+        let users = |f: &Fixture| f.table("users").unwrap().rows.len();
+        let canonical = f.canonical("fxLoadTestAccount0001");
+        assert_eq!(users(&f), users(&canonical) + 1);
+        let root = f.scale_root("fxLoadTestAccount0001");
+        assert_eq!(root.tables.len(), 1);
+        assert_eq!(users(&root), 1);
+    }
+
+    #[test]
     fn entity_references_become_the_story_s_entity_ids() {
         let story = "LGAbU_uuQe56exjKNAQn3";
         let first = entity_id("settings", story, 1);
@@ -922,8 +984,7 @@ mod tests {
         ))
         .unwrap();
         let file = crate::seedfile::parse(&text, "variant 4").unwrap();
-        let credentials = Credentials::from_env(&file);
-        let fixture = build(&file, &created_accounts(&file), 0, &credentials);
+        let fixture = crate::testing::fixture_of(&file);
         let scenes = fixture.table("scenes").unwrap();
         let first = &scenes.rows[0].values;
         assert_eq!(first["novel_status"], "published");

@@ -154,3 +154,53 @@ pub fn redis_url(flag: Option<&str>, no_cache: bool) -> Result<Option<String>> {
     )?;
     Ok(Some(url))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scheme(url: &str) -> std::result::Result<(), String> {
+        expect_scheme(
+            url,
+            "database",
+            &["postgres", "postgresql"],
+            "use postgres://",
+        )
+        .map_err(|f| {
+            assert_eq!(f.code, ExitCode::Usage);
+            f.message
+        })
+    }
+
+    #[test]
+    fn postgres_urls_pass_in_either_spelling_and_case() {
+        assert!(scheme("postgres://u@h/db").is_ok());
+        assert!(scheme("postgresql://u@h/db").is_ok());
+        assert!(scheme("POSTGRES://u@h/db").is_ok());
+    }
+
+    #[test]
+    fn another_kind_of_url_is_named_without_its_password() {
+        let e = scheme("mysql://root:hunter2@h/db").unwrap_err();
+        assert!(e.contains("is a `mysql` URL"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+        assert!(scheme("h:5432/db").unwrap_err().contains("has no scheme"));
+    }
+
+    #[test]
+    fn a_malformed_env_file_line_is_named_by_number_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".env");
+        std::fs::write(&path, "A=1\nB='unterminated secret\n").unwrap();
+        let e = load_env_file(&path).unwrap_err();
+        assert_eq!(e.code, ExitCode::Usage);
+        assert!(e.message.contains("line 2"), "{}", e.message);
+        assert!(!e.message.contains("secret"), "{}", e.message);
+        let missing = load_env_file(&dir.path().join("nope")).unwrap_err();
+        assert!(
+            missing.message.contains("cannot read env file"),
+            "{}",
+            missing.message
+        );
+    }
+}

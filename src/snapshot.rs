@@ -136,10 +136,7 @@ mod tests {
     use serde_json::json;
 
     fn fixture() -> Fixture {
-        let file = crate::seedfile::load(None).unwrap();
-        let accounts = crate::fixture::created_accounts(&file);
-        let credentials = crate::credentials::Credentials::from_env(&file);
-        crate::fixture::build(&file, &accounts, 0, &credentials)
+        crate::testing::fixture()
     }
 
     #[test]

@@ -61,3 +61,23 @@ impl Text {
         paragraphs.join("\n\n")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_entity_and_purpose_give_the_same_text() {
+        let a = Text::new(7, "story-1", "summary").sentence(5, 9);
+        assert_eq!(a, Text::new(7, "story-1", "summary").sentence(5, 9));
+        assert_ne!(a, Text::new(7, "story-2", "summary").sentence(5, 9));
+        assert_ne!(a, Text::new(8, "story-1", "summary").sentence(5, 9));
+    }
+
+    #[test]
+    fn prose_has_the_words_asked_for() {
+        let prose = Text::new(1, "scene", "body").prose(120);
+        let words = prose.split_whitespace().count();
+        assert!((110..=130).contains(&words), "{words} words");
+    }
+}
