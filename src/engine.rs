@@ -6,19 +6,19 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::cache::{Cache, Families};
-use crate::catalog::Catalog;
 use crate::cli::Global;
-use crate::credentials::Credentials;
-use crate::db::{Db, Limits};
 use crate::error::{ExitCode, Failure, Result};
-use crate::fit::{self, Fit};
-use crate::fixture::{self, Account, Fixture, Tag};
+use crate::io::cache::{Cache, Families};
+use crate::io::db::{Db, Limits};
+use crate::pure::catalog::Catalog;
+use crate::pure::credentials::Credentials;
+use crate::pure::fit::{self, Fit};
+use crate::pure::fixture::{self, Account, Fixture, Tag};
+use crate::pure::seedfile::SeedFile;
+use crate::pure::snapshot::{self, Snapshot};
+use crate::pure::sql;
 use crate::report::Report;
-use crate::seedfile::SeedFile;
 use crate::settings::Targets;
-use crate::snapshot::{self, Snapshot};
-use crate::sql;
 
 /// Every run of every command serialises on this one transaction-scoped lock,
 /// which (unlike a session lock) survives a transaction pooler such as Neon's.
@@ -122,7 +122,7 @@ pub async fn inspect(
     emails.sort();
     crate::steps::done("connect", &format!("PostgreSQL at {}", db.shown), started);
     let started = std::time::Instant::now();
-    let catalog = Catalog::read(&mut db).await?;
+    let catalog = db.catalog().await?;
     let users = if catalog.table("users").is_some() {
         db.json(
             format!(
@@ -149,7 +149,7 @@ pub async fn inspect(
     let accounts = resolve_accounts(&file, &users, adoption, &mut notes)?;
     // Its notes (a password variable not set) concern only seed and auth,
     // which add them to their own reports.
-    let credentials = Credentials::from_env(&file);
+    let credentials = crate::settings::credentials(&file);
     let mut fixture = fixture::build(&file, &accounts, scale, &credentials);
     let fit = fit::fit(&mut fixture, &catalog);
     let target = Target {
@@ -262,7 +262,7 @@ impl Target {
             )
         })?;
         let state = snapshot::parse(&self.fixture, value)
-            .map_err(|what| crate::db::unexpected(&shown, &what))?;
+            .map_err(|what| crate::error::unexpected(&shown, &what))?;
         let how = if write { "locked and read" } else { "read" };
         crate::steps::done("state", &format!("the fixture's rows {how}"), started);
         Ok(state)

@@ -74,3 +74,14 @@ impl fmt::Display for Failure {
 impl std::error::Error for Failure {}
 
 pub type Result<T> = std::result::Result<T, Failure>;
+
+/// An answer of a shape the tool did not ask for: never read as a default
+/// (an empty state would plan to insert everything), always an error.
+pub fn unexpected(shown: &str, what: &str) -> Failure {
+    Failure::new(
+        ExitCode::Database,
+        format!(
+            "PostgreSQL at {shown} answered with {what}, which this tool does not understand; nothing was committed; report this with the output of `-vv`"
+        ),
+    )
+}

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use sqlx::postgres::PgConnectOptions;
 
 use crate::error::{ExitCode, Failure, Result};
-use crate::redact;
+use crate::pure::redact;
 
 /// The override flag, named so nobody passes it by accident.
 pub const PRODUCTION_OVERRIDE: &str = "--i-really-mean-production";

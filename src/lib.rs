@@ -5,34 +5,17 @@
 //! are the thin edges to PostgreSQL, Redis and the terminal.
 
 pub mod auth;
-mod cache;
-mod catalog;
 mod cli;
-mod clock;
 mod commands;
-mod credentials;
-mod db;
 mod deadline;
-mod dependents;
 mod engine;
 pub mod entry;
 mod error;
-mod fit;
-mod fixture;
 mod guard;
-mod ids;
-mod plan;
+mod io;
 mod progress;
-mod redact;
+mod pure;
 mod report;
 mod retry;
-mod scale;
-mod seedfile;
 mod settings;
-mod snapshot;
-mod sql;
 mod steps;
-#[cfg(test)]
-mod testing;
-mod text;
-mod wording;

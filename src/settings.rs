@@ -6,7 +6,10 @@ use std::path::Path;
 
 use crate::error::{ExitCode, Failure, Result};
 use crate::guard;
-use crate::redact;
+use crate::pure::credentials::Credentials;
+use crate::pure::redact;
+use crate::pure::redact::Secret;
+use crate::pure::seedfile::{self, SeedFile};
 
 /// The app's order of precedence for the Postgres connection string.
 pub const DATABASE_VARS: [&str; 3] = ["DATABASE_URL", "POSTGRES_URL_POOLED", "POSTGRES_URL"];
@@ -92,6 +95,66 @@ fn line_number(path: &Path, text: &str) -> Option<usize> {
     file.lines().position(|l| l == first).map(|i| i + 1)
 }
 
+/// Reads and validates the seed file at `path`, or the built-in one; the
+/// error names file, line, column and field.
+pub fn seed_file(path: Option<&Path>) -> Result<SeedFile> {
+    match path {
+        Some(path) => load_file(path),
+        None => seedfile::built_in(),
+    }
+}
+
+fn load_file(path: &Path) -> Result<SeedFile> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::usage(format!(
+            "cannot read seed file {}: {e}; pass an existing file with --seed-file",
+            path.display()
+        ))
+    })?;
+    seedfile::parse(&text, &path.display().to_string())
+}
+
+/// Reads the passwords and key secret the seed file points at.
+pub fn credentials(file: &SeedFile) -> Credentials {
+    let mut c = Credentials::default();
+    for (key, spec) in &file.accounts {
+        let spec = spec.get_ref();
+        let value = match (&spec.password, &spec.password_env) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(var)) => {
+                let v = std::env::var(var).ok().filter(|v| !v.is_empty());
+                if v.is_none() {
+                    c.notes.push(format!(
+                        "${var} is not set, so account `{key}` gets no password"
+                    ));
+                }
+                v
+            }
+            (None, None) => None,
+        };
+        if let Some(p) = value {
+            c.passwords.insert(key.clone(), Secret::new(p));
+        }
+    }
+    let wants_keys = file
+        .accounts
+        .values()
+        .any(|a| !a.get_ref().api_keys.is_empty());
+    let var = &file.auth.key_secret_env;
+    c.key_secret = std::env::var(var)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(Secret::new);
+    match &c.key_secret {
+        Some(_) => {}
+        None if wants_keys => c
+            .notes
+            .push(format!("${var} is not set, so no API key can be created; stored fixture keys are kept and checked on all but their hash")),
+        None => {}
+    }
+    c
+}
+
 /// The database URL: the flag, else the first of the app's variables that is set.
 pub fn database_url(flag: Option<&str>) -> Result<String> {
     let found = flag.map(str::to_string).or_else(|| {
@@ -104,7 +167,6 @@ pub fn database_url(flag: Option<&str>) -> Result<String> {
             "no database given: set DATABASE_URL (or POSTGRES_URL_POOLED / POSTGRES_URL), pass --database-url, or point --env-file at the app's .env.local",
         )
     })?;
-    redact::url(&url);
     expect_scheme(
         &url,
         "database",
@@ -145,7 +207,6 @@ pub fn redis_url(flag: Option<&str>, no_cache: bool) -> Result<Option<String>> {
                 "no Redis given: set REDIS_URL or pass --redis-url (or --no-cache to skip cache invalidation, leaving the app's cache possibly stale)",
             )
         })?;
-    redact::url(&url);
     expect_scheme(
         &url,
         "Redis",
@@ -185,6 +246,17 @@ mod tests {
         assert!(e.contains("is a `mysql` URL"), "{e}");
         assert!(!e.contains("hunter2"), "{e}");
         assert!(scheme("h:5432/db").unwrap_err().contains("has no scheme"));
+    }
+
+    #[test]
+    fn a_missing_file_is_a_usage_error_naming_it() {
+        let failure = seed_file(Some(Path::new("/nonexistent/seed.toml"))).unwrap_err();
+        assert_eq!(failure.code, crate::error::ExitCode::Usage);
+        assert!(
+            failure
+                .message
+                .contains("cannot read seed file /nonexistent/seed.toml")
+        );
     }
 
     #[test]

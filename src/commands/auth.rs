@@ -11,19 +11,19 @@ use crate::auth::{session, storage_state};
 use crate::cli::{AuthArgs, AuthOptions, Global};
 use crate::engine::{self, Adoption, Target};
 use crate::error::{ExitCode, Failure, Result};
-use crate::ids;
-use crate::redact::Secret;
+use crate::pure::ids;
+use crate::pure::redact::Secret;
+use crate::pure::seedfile::SeedFile;
+use crate::pure::sql;
 use crate::report::Report;
 use crate::report::auth::{AuthLine, StateFile};
-use crate::seedfile::{self, SeedFile};
 use crate::settings::Targets;
-use crate::sql;
 
 use super::Outcome;
 
 pub async fn run(g: &Global, args: &AuthArgs) -> Result<Outcome> {
     let started = Instant::now();
-    let file = seedfile::load(g.seed_file.as_deref())?;
+    let file = crate::settings::seed_file(g.seed_file.as_deref())?;
     let plan = prepare(&file, &args.out, &args.options)?;
     let targets = Targets::resolve(g, true)?;
     let mut target = engine::open(g, &targets, file, Adoption::Strict, 0).await?;
@@ -239,7 +239,7 @@ async fn read_users(target: &mut Target) -> Result<serde_json::Map<String, Value
         .await?;
     match v {
         Value::Object(users) => Ok(users),
-        _ => Err(crate::db::unexpected(
+        _ => Err(crate::error::unexpected(
             &target.db.shown,
             "accounts that are not an object",
         )),

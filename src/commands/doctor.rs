@@ -8,22 +8,21 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use crate::catalog::Catalog;
 use crate::cli::Global;
-use crate::dependents::{self, Mode};
 use crate::engine::{self, Access, Adoption, Target};
 use crate::error::{ExitCode, Result};
-use crate::plan::{self, Goal};
+use crate::pure::catalog::Catalog;
+use crate::pure::dependents::{self, Mode};
+use crate::pure::plan::{self, Goal};
 use crate::report::Report;
 use crate::report::doctor::{Diagnosis, Rehearsal};
-use crate::seedfile;
 use crate::settings::Targets;
 
 use super::Outcome;
 
 pub async fn run(g: &Global) -> Result<Outcome> {
     let started = Instant::now();
-    let file = seedfile::load(g.seed_file.as_deref())?;
+    let file = crate::settings::seed_file(g.seed_file.as_deref())?;
     let targets = Targets::resolve(g, true)?;
     let (mut target, mut fit) = engine::inspect(g, &targets, file, Adoption::Strict, 0).await?;
     let fixture_tables: BTreeSet<String> = target
@@ -71,11 +70,11 @@ async fn rehearse(g: &Global, target: &mut Target) -> Result<Rehearsal> {
     let state = target.begin(g, Access::Read).await?;
     let canonical = target.fixture.canonical(&target.file.scale.account_id());
     let extras =
-        dependents::walk(&mut target.db, &target.catalog, &canonical, Mode::Extras).await?;
+        crate::io::walk::walk(&mut target.db, &target.catalog, &canonical, Mode::Extras).await?;
     let mut removal = target.fixture.clone();
     removal.add_scale_account(&target.file.scale.account_id());
     let doomed =
-        dependents::walk(&mut target.db, &target.catalog, &removal, Mode::Teardown).await?;
+        crate::io::walk::walk(&mut target.db, &target.catalog, &removal, Mode::Teardown).await?;
     let count = |d: &dependents::Doomed| d.values().map(|f| f.rows.len()).sum::<usize>();
     let mut rehearsal = Rehearsal {
         extra_rows: count(&extras),

@@ -5,8 +5,8 @@ use std::io::Write as _;
 
 use crate::cli::InitArgs;
 use crate::error::{ExitCode, Failure, Result};
+use crate::pure::seedfile;
 use crate::report::Report;
-use crate::seedfile;
 
 use super::Outcome;
 

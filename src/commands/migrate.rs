@@ -5,8 +5,8 @@
 use std::time::Instant;
 
 use crate::cli::{Global, MigrateArgs};
-use crate::db::{Db, Limits};
 use crate::error::{ExitCode, Result};
+use crate::io::db::{Db, Limits};
 use crate::report::Report;
 use crate::settings::Targets;
 
@@ -52,7 +52,7 @@ pub async fn run(g: &Global, args: &MigrateArgs) -> Result<Outcome> {
             .extend(pending.iter().map(|m| format!("{verb} {m}")));
         report.notes.push(format!(
             "{verb} {}",
-            crate::wording::count(pending.len(), "migration")
+            crate::pure::wording::count(pending.len(), "migration")
         ));
         if !args.dry_run.dry_run {
             db.migrate(&MIGRATOR).await?;

@@ -6,22 +6,21 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use crate::cli::{Global, SeedArgs};
-use crate::dependents::{self, Doomed, Mode};
 use crate::engine::{self, Access, Adoption, KeyDrop, Target};
 use crate::error::{ExitCode, Result};
-use crate::fixture::{Kind, Tag};
-use crate::plan::{self, Goal};
+use crate::io::scale::{self, Source};
 use crate::progress;
+use crate::pure::dependents::{self, Doomed, Mode};
+use crate::pure::fixture::{Kind, Tag};
+use crate::pure::plan::{self, Goal};
 use crate::report::{Report, ScaleLine};
-use crate::scale::{self, Source};
-use crate::seedfile;
 use crate::settings::Targets;
 
 use super::Outcome;
 
 pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
     let started = Instant::now();
-    let file = seedfile::load(g.seed_file.as_deref())?;
+    let file = crate::settings::seed_file(g.seed_file.as_deref())?;
     let scale = args.scale.unwrap_or(file.scale.stories);
     let dry_run = args.write.dry_run.dry_run;
     // Every --auth-out input is checked before anything connects or is written.
@@ -38,7 +37,7 @@ pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
     let state = target.begin(g, Access::unless_dry_run(dry_run)).await?;
     // Extras are found on every run, so a seed without --prune can say they
     // are there instead of calling the fixture exact while verify would not.
-    let extras = dependents::walk(
+    let extras = crate::io::walk::walk(
         &mut target.db,
         &target.catalog,
         &target.fixture.canonical(&target.file.scale.account_id()),
@@ -173,7 +172,8 @@ async fn write_scale(
             return Ok((line, tags));
         }
         let root = target.fixture.scale_root(&account);
-        let old = dependents::walk(&mut target.db, &target.catalog, &root, Mode::Extras).await?;
+        let old =
+            crate::io::walk::walk(&mut target.db, &target.catalog, &root, Mode::Extras).await?;
         if let Some(found) = old.get("stories") {
             tags.extend(found.rows.keys().map(|id| (Kind::Story, id.clone())));
         }

@@ -5,19 +5,18 @@
 use std::time::Instant;
 
 use crate::cli::{Global, WriteArgs};
-use crate::dependents::{self, Mode};
 use crate::engine::{self, Access, Adoption, KeyDrop};
 use crate::error::{ExitCode, Result};
-use crate::plan::{self, Goal};
+use crate::pure::dependents::Mode;
+use crate::pure::plan::{self, Goal};
 use crate::report::Report;
-use crate::seedfile;
 use crate::settings::Targets;
 
 use super::Outcome;
 
 pub async fn run(g: &Global, args: &WriteArgs) -> Result<Outcome> {
     let started = Instant::now();
-    let file = seedfile::load(g.seed_file.as_deref())?;
+    let file = crate::settings::seed_file(g.seed_file.as_deref())?;
     let dry_run = args.dry_run.dry_run;
     let targets = Targets::resolve(g, args.cache.no_cache)?;
     if !dry_run {
@@ -30,7 +29,7 @@ pub async fn run(g: &Global, args: &WriteArgs) -> Result<Outcome> {
     let account = target.file.scale.account_id();
     target.fixture.add_scale_account(&account);
     let state = target.begin(g, Access::unless_dry_run(dry_run)).await?;
-    let doomed = dependents::walk(
+    let doomed = crate::io::walk::walk(
         &mut target.db,
         &target.catalog,
         &target.fixture,

@@ -7,38 +7,37 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::cache::{CachedKey, Families};
 use crate::cli::{Global, VerifyArgs};
-use crate::clock;
-use crate::dependents::{self, Mode};
 use crate::engine::{self, Access, Adoption};
 use crate::error::{ExitCode, Failure, Result};
-use crate::fixture::{Fixture, Row};
-use crate::plan::{self, Goal, Plan};
+use crate::io::cache::{CachedKey, Families};
+use crate::pure::clock;
+use crate::pure::dependents::Mode;
+use crate::pure::fixture::{Fixture, Row};
+use crate::pure::plan::{self, Goal, Plan};
+use crate::pure::snapshot::Snapshot;
 use crate::report::{CacheLine, Finding, FindingKind, Report};
-use crate::seedfile;
 use crate::settings::Targets;
-use crate::snapshot::Snapshot;
 
 use super::Outcome;
 
 pub async fn run(g: &Global, args: &VerifyArgs) -> Result<Outcome> {
     let started = Instant::now();
-    let file = seedfile::load(g.seed_file.as_deref())?;
+    let file = crate::settings::seed_file(g.seed_file.as_deref())?;
     let scale = args.scale.unwrap_or(file.scale.stories);
     let targets = Targets::resolve(g, args.cache.no_cache)?;
     let mut cache = engine::connect_cache(g, &targets).await?;
     let mut target = engine::open(g, &targets, file, Adoption::Lenient, scale).await?;
 
-    let expected = crate::scale::expected(g, &target, scale)?;
+    let expected = crate::io::scale::expected(g, &target, scale)?;
     let state = target.begin(g, Access::Read).await?;
     let held = match &expected {
-        Some(_) => {
-            Some(crate::scale::read_state(&mut target.db, &target.file.scale.account_id()).await?)
-        }
+        Some(_) => Some(
+            crate::io::scale::read_state(&mut target.db, &target.file.scale.account_id()).await?,
+        ),
         None => None,
     };
-    let doomed = dependents::walk(
+    let doomed = crate::io::walk::walk(
         &mut target.db,
         &target.catalog,
         &target.fixture.canonical(&target.file.scale.account_id()),
@@ -223,7 +222,10 @@ fn collect_objects<'a>(value: &'a Value, out: &mut Vec<&'a serde_json::Map<Strin
 }
 
 /// Load-test data: row counts per table and the scenes' content checksum.
-fn scale_findings(expected: &crate::scale::Summary, held: &crate::scale::Summary) -> Vec<Finding> {
+fn scale_findings(
+    expected: &crate::io::scale::Summary,
+    held: &crate::io::scale::Summary,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let tables: std::collections::BTreeSet<&String> =
         expected.rows.keys().chain(held.rows.keys()).collect();

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::fit::Fit;
+use crate::pure::fit::Fit;
 
 /// The doctor's findings, carried in the report.
 #[derive(Debug, Serialize)]
@@ -54,12 +54,12 @@ impl Diagnosis {
         if let Some(r) = &self.rehearsal {
             out.push(format!(
                 "verify finds {} hanging off the fixture (seed --prune removes them); teardown would delete {}",
-                crate::wording::count(r.extra_rows, "row"),
-                crate::wording::count(r.teardown_rows, "row")
+                crate::pure::wording::count(r.extra_rows, "row"),
+                crate::pure::wording::count(r.teardown_rows, "row")
             ));
             out.push(format!(
                 "PostgreSQL planned {} seed and teardown would send",
-                crate::wording::count(r.statements_planned, "statement")
+                crate::pure::wording::count(r.statements_planned, "statement")
             ));
         }
         if !self.dependents.is_empty() {
@@ -76,7 +76,7 @@ impl Diagnosis {
         } else {
             format!(
                 "{}: seed would stop before writing",
-                crate::wording::count(self.fit.problems.len(), "problem")
+                crate::pure::wording::count(self.fit.problems.len(), "problem")
             )
         });
         out

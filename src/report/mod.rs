@@ -7,8 +7,8 @@ use serde_json::Value;
 pub mod auth;
 pub mod doctor;
 
-use crate::plan::Plan;
-use crate::wording::count;
+use crate::pure::plan::Plan;
+use crate::pure::wording::count;
 
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
@@ -66,7 +66,7 @@ pub struct CacheLine {
     pub keys: Vec<String>,
     /// Fixture keys present, with TTLs (verify).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub present: Vec<crate::cache::CachedKey>,
+    pub present: Vec<crate::io::cache::CachedKey>,
 }
 
 /// What kind of difference a finding is.

@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::db::Db;
 use crate::error::{Failure, Result};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -123,7 +122,8 @@ struct Raw {
     foreign_keys: Option<Vec<ForeignKey>>,
 }
 
-const QUERY: &str = r#"
+/// The one statement that reads the catalog.
+pub const QUERY: &str = r#"
 WITH rels AS (
   SELECT c.oid, c.relkind = 'p' AS partitioned,
     CASE WHEN n.nspname = current_schema() THEN c.relname::text
@@ -195,8 +195,8 @@ SELECT json_build_object(
 "#;
 
 impl Catalog {
-    pub async fn read(db: &mut Db) -> Result<Catalog> {
-        let value = db.json(QUERY, 1).await?;
+    /// The catalog from the answer to [`QUERY`].
+    pub fn from_json(value: serde_json::Value) -> Result<Catalog> {
         let raw: Raw = serde_json::from_value(value).map_err(|e| {
             Failure::new(
                 crate::error::ExitCode::Database,
@@ -221,7 +221,7 @@ impl Catalog {
     /// The name statements use for the table the catalog calls `name`.
     pub fn sql_name(&self, name: &str) -> String {
         self.table(name)
-            .map_or_else(|| crate::sql::ident(name), |t| t.sql_name.clone())
+            .map_or_else(|| crate::pure::sql::ident(name), |t| t.sql_name.clone())
     }
 
     /// Foreign keys pointing at `table`.
@@ -235,7 +235,7 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::*;
+    use crate::pure::testing::*;
 
     #[test]
     fn a_unique_key_matches_in_any_column_order() {

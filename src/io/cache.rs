@@ -8,8 +8,8 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 
 use crate::error::{ExitCode, Failure, Result};
-use crate::fixture::{Kind, Tag};
-use crate::redact;
+use crate::pure::fixture::{Kind, Tag};
+use crate::pure::redact;
 use crate::retry;
 
 /// Lists that can hold any story, dropped whenever a fixture entity changes.

@@ -8,11 +8,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::auth::password;
-use crate::catalog::Catalog;
-use crate::dependents::{self, Doomed};
-use crate::fixture::{Fixture, FixtureRow, Row, TableRows, Tag};
-use crate::snapshot::Snapshot;
-use crate::sql;
+use crate::pure::catalog::Catalog;
+use crate::pure::dependents::{self, Doomed};
+use crate::pure::fixture::{Fixture, FixtureRow, Row, TableRows, Tag};
+use crate::pure::snapshot::Snapshot;
+use crate::pure::sql;
 
 /// A column whose stored value differs from the fixture's.
 #[derive(Debug, Clone, Serialize)]
@@ -226,10 +226,10 @@ fn upsert(rows: &TableRows, data: Vec<Row>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dependents::Found;
-    use crate::fixture::Kind;
-    use crate::redact::Secret;
-    use crate::testing::*;
+    use crate::pure::dependents::Found;
+    use crate::pure::fixture::Kind;
+    use crate::pure::redact::Secret;
+    use crate::pure::testing::*;
 
     /// A snapshot in which every fixture row is stored exactly as desired.
     fn exact(f: &Fixture) -> Snapshot {

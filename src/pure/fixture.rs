@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use chrono::NaiveDateTime;
 use serde_json::{Map, Value, json};
 
-use crate::clock;
-use crate::credentials::Credentials;
-use crate::ids;
-use crate::seedfile::{AccountSpec, CommunitySpec, SeedFile};
-use crate::text::Text;
+use crate::pure::clock;
+use crate::pure::credentials::Credentials;
+use crate::pure::ids;
+use crate::pure::seedfile::{AccountSpec, CommunitySpec, SeedFile};
+use crate::pure::text::Text;
 
 /// One row as column → value, in the JSON form PostgreSQL reads and writes.
 pub type Row = Map<String, Value>;
@@ -54,7 +54,7 @@ pub struct FixtureRow {
     /// The entities whose cached data shows this row (itself and its ancestors).
     pub tags: Vec<Tag>,
     /// Column → plaintext password: any stored hash that verifies is exact.
-    pub passwords: BTreeMap<String, crate::redact::Secret>,
+    pub passwords: BTreeMap<String, crate::pure::redact::Secret>,
     /// Columns this run cannot compute (their secret is not set): a stored
     /// row keeps its values, and a missing one cannot be created.
     pub kept: Vec<String>,
@@ -549,7 +549,7 @@ impl<'a> Builder<'a> {
     /// it lives now, with that column's values. The state's column is
     /// recorded, so fitting can name the edit when the database lacks it.
     fn place_states(&self, tables: &mut [TableRows]) {
-        for state in &crate::seedfile::LOGICAL_STATES {
+        for state in &crate::pure::seedfile::LOGICAL_STATES {
             let Some(t) = tables.iter_mut().find(|t| t.table == state.table) else {
                 continue;
             };
@@ -589,7 +589,7 @@ impl<'a> Builder<'a> {
     }
 
     /// `[tables.NAME]`: ownership, required columns, fixed and generated values.
-    fn apply(&self, spec: &crate::seedfile::TableSpec, t: &mut TableRows) {
+    fn apply(&self, spec: &crate::pure::seedfile::TableSpec, t: &mut TableRows) {
         for column in &spec.unowned {
             if !t.unowned.contains(column) {
                 t.unowned.push(column.clone());
@@ -902,8 +902,8 @@ mod tests {
 
     #[test]
     fn the_same_file_gives_byte_identical_rows() {
-        let a = crate::testing::fixture();
-        let b = crate::testing::fixture();
+        let a = crate::pure::testing::fixture();
+        let b = crate::pure::testing::fixture();
         let dump = |f: &Fixture| {
             f.tables
                 .iter()
@@ -927,11 +927,11 @@ mod tests {
 
     #[test]
     fn api_keys_are_the_fixture_s_with_or_without_their_secret() {
-        let file = crate::testing::file();
+        let file = crate::pure::testing::file();
         let accounts = created_accounts(&file);
         let without = build(&file, &accounts, 0, &Credentials::default());
         let secret = Credentials {
-            key_secret: Some(crate::redact::Secret::new("s")),
+            key_secret: Some(crate::pure::redact::Secret::new("s")),
             ..Credentials::default()
         };
         let with = build(&file, &accounts, 0, &secret);
@@ -952,7 +952,7 @@ mod tests {
 
     #[test]
     fn the_load_test_account_is_a_root_of_its_own() {
-        let mut f = crate::testing::fixture();
+        let mut f = crate::pure::testing::fixture();
         f.add_scale_account("fxLoadTestAccount0001");
         let users = |f: &Fixture| f.table("users").unwrap().rows.len();
         let canonical = f.canonical("fxLoadTestAccount0001");
@@ -983,8 +983,8 @@ mod tests {
             "/tests/data/variants/4-moved-states.toml"
         ))
         .unwrap();
-        let file = crate::seedfile::parse(&text, "variant 4").unwrap();
-        let fixture = crate::testing::fixture_of(&file);
+        let file = crate::pure::seedfile::parse(&text, "variant 4").unwrap();
+        let fixture = crate::pure::testing::fixture_of(&file);
         let scenes = fixture.table("scenes").unwrap();
         let first = &scenes.rows[0].values;
         assert_eq!(first["novel_status"], "published");

@@ -4,13 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
-use std::path::Path;
 
 use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::{Failure, Result};
-use crate::ids;
+use crate::pure::ids;
 
 /// A seed file as written, with source positions kept for error messages.
 #[derive(Debug, Clone, Deserialize)]
@@ -329,25 +328,11 @@ pub const STATUSES: [&str; 2] = ["writing", "published"];
 pub const ROLES: [&str; 3] = ["reader", "writer", "manager"];
 
 /// The canonical seed file, built in: the default wherever the tool runs.
-pub const BUILT_IN: &str = include_str!("../seeds/cache-tests.toml");
+pub const BUILT_IN: &str = include_str!("../../seeds/cache-tests.toml");
 
-/// Reads and validates the seed file at `path`, or the built-in one; the
-/// error names file, line, column and field.
-pub fn load(path: Option<&Path>) -> Result<SeedFile> {
-    match path {
-        Some(path) => load_file(path),
-        None => parse(BUILT_IN, "built-in seed file"),
-    }
-}
-
-fn load_file(path: &Path) -> Result<SeedFile> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Failure::usage(format!(
-            "cannot read seed file {}: {e}; pass an existing file with --seed-file",
-            path.display()
-        ))
-    })?;
-    parse(&text, &path.display().to_string())
+/// The built-in seed file, parsed and validated.
+pub fn built_in() -> Result<SeedFile> {
+    parse(BUILT_IN, "built-in seed file")
 }
 
 /// Parses seed-file text; `origin` names it in messages.
@@ -426,7 +411,7 @@ impl Validator<'_> {
 
     fn check(&self, file: &SeedFile) -> Result<()> {
         let base = &file.fixture.base_time;
-        if crate::clock::parse_base(base.get_ref()).is_none() {
+        if crate::pure::clock::parse_base(base.get_ref()).is_none() {
             return Err(self.fail(
                 base.span(),
                 "fixture.base_time",
@@ -952,7 +937,7 @@ mod tests {
 
     #[test]
     fn the_built_in_file_is_valid_and_has_the_suite_s_three_stories() {
-        let file = load(None).unwrap();
+        let file = built_in().unwrap();
         let ids: Vec<&str> = file
             .story
             .iter()
@@ -1085,16 +1070,5 @@ mod tests {
     fn the_scale_title_stays_off_the_cache_test_page() {
         let e = rejected(|s| s.replace("Load Test Story {n}", "Cache Test Story {n}"));
         assert!(e.contains("field `scale.title`"), "{e}");
-    }
-
-    #[test]
-    fn a_missing_file_is_a_usage_error_naming_it() {
-        let failure = load(Some(Path::new("/nonexistent/seed.toml"))).unwrap_err();
-        assert_eq!(failure.code, crate::error::ExitCode::Usage);
-        assert!(
-            failure
-                .message
-                .contains("cannot read seed file /nonexistent/seed.toml")
-        );
     }
 }

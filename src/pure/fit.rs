@@ -8,11 +8,11 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::catalog::{Catalog, Column, Table};
-use crate::clock;
 use crate::error::Failure;
-use crate::fixture::{Fixture, TableRows};
-use crate::text::Text;
+use crate::pure::catalog::{Catalog, Column, Table};
+use crate::pure::clock;
+use crate::pure::fixture::{Fixture, TableRows};
+use crate::pure::text::Text;
 
 /// What fitting found, per table, for `doctor` and for notes.
 #[derive(Debug, Default, Serialize)]
@@ -69,7 +69,7 @@ impl Fit {
             1 => String::new(),
             n => format!(
                 " ({}: run `fictures-seed doctor` to list them)",
-                crate::wording::count(n - 1, "more problem")
+                crate::pure::wording::count(n - 1, "more problem")
             ),
         };
         Some(Failure::schema(format!("{first}{more}")))
@@ -249,7 +249,7 @@ fn infer_required(
             continue;
         };
         for row in &mut rows.rows {
-            let key = crate::fixture::key_string(&rows.key, &row.values);
+            let key = crate::pure::fixture::key_string(&rows.key, &row.values);
             let value = how.value(column, &key, seed, base);
             row.values.insert(column.name.clone(), value);
         }
@@ -424,7 +424,7 @@ fn check_values(rows: &TableRows, table: &Table, problems: &mut Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::*;
+    use crate::pure::testing::*;
 
     /// The canonical fixture fitted to its own catalog plus `edit`'s changes.
     fn fitted(edit: impl Fn(&mut Catalog)) -> (Fixture, Fit) {

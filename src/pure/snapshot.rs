@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::fixture::{Fixture, Row, key_string};
-use crate::seedfile::CounterSpec;
-use crate::sql;
+use crate::pure::fixture::{Fixture, Row, key_string};
+use crate::pure::seedfile::CounterSpec;
+use crate::pure::sql;
 
 /// Per table: fixture key → (desired as stored, actual if present).
 #[derive(Debug, Default)]
@@ -136,7 +136,7 @@ mod tests {
     use serde_json::json;
 
     fn fixture() -> Fixture {
-        crate::testing::fixture()
+        crate::pure::testing::fixture()
     }
 
     #[test]

@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use crate::error::{ExitCode, Failure, Result};
-use crate::redact;
+use crate::pure::redact;
 use crate::retry;
 
 /// A single connection plus the counters `--json` reports.
@@ -88,7 +88,7 @@ impl Db {
         match text {
             None => Ok(Value::Null),
             Some(t) => serde_json::from_str(&t)
-                .map_err(|_| unexpected(&self.shown, "JSON that does not parse")),
+                .map_err(|_| crate::error::unexpected(&self.shown, "JSON that does not parse")),
         }
     }
 
@@ -102,7 +102,12 @@ impl Db {
                 row.try_get::<i64, _>("n"),
             ) {
                 (Ok(label), Ok(n)) => out.push((label, n)),
-                _ => return Err(unexpected(&self.shown, "a row count without its label")),
+                _ => {
+                    return Err(crate::error::unexpected(
+                        &self.shown,
+                        "a row count without its label",
+                    ));
+                }
             }
         }
         Ok(out)
@@ -116,17 +121,6 @@ impl Db {
     fn failure(&self, error: &sqlx::Error) -> Failure {
         query_failure(&self.shown, error)
     }
-}
-
-/// An answer of a shape the tool did not ask for: never read as a default
-/// (an empty state would plan to insert everything), always an error.
-pub fn unexpected(shown: &str, what: &str) -> Failure {
-    Failure::new(
-        ExitCode::Database,
-        format!(
-            "PostgreSQL at {shown} answered with {what}, which this tool does not understand; nothing was committed; report this with the output of `-vv`"
-        ),
-    )
 }
 
 fn truncate(s: &str, max: usize) -> &str {
@@ -265,6 +259,12 @@ pub fn query_failure(shown: &str, error: &sqlx::Error) -> Failure {
 }
 
 impl Db {
+    /// Reads the catalog in one round trip.
+    pub async fn catalog(&mut self) -> Result<crate::pure::catalog::Catalog> {
+        let value = self.json(crate::pure::catalog::QUERY, 1).await?;
+        crate::pure::catalog::Catalog::from_json(value)
+    }
+
     /// Versions already recorded in sqlx's `_sqlx_migrations` table.
     pub async fn applied_migrations(&mut self) -> Result<Vec<i64>> {
         // The table may not exist yet, and a query naming it would not parse.

@@ -9,8 +9,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 use crate::auth::{api_key, password};
-use crate::redact::Secret;
-use crate::seedfile::SeedFile;
+use crate::pure::redact::Secret;
 
 #[derive(Debug, Default, Clone)]
 pub struct Credentials {
@@ -23,47 +22,6 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    /// Reads the passwords and key secret the seed file points at.
-    pub fn from_env(file: &SeedFile) -> Credentials {
-        let mut c = Credentials::default();
-        for (key, spec) in &file.accounts {
-            let spec = spec.get_ref();
-            let value = match (&spec.password, &spec.password_env) {
-                (Some(p), _) => Some(p.clone()),
-                (None, Some(var)) => {
-                    let v = std::env::var(var).ok().filter(|v| !v.is_empty());
-                    if v.is_none() {
-                        c.notes.push(format!(
-                            "${var} is not set, so account `{key}` gets no password"
-                        ));
-                    }
-                    v
-                }
-                (None, None) => None,
-            };
-            if let Some(p) = value {
-                c.passwords.insert(key.clone(), Secret::new(p));
-            }
-        }
-        let wants_keys = file
-            .accounts
-            .values()
-            .any(|a| !a.get_ref().api_keys.is_empty());
-        let var = &file.auth.key_secret_env;
-        c.key_secret = std::env::var(var)
-            .ok()
-            .filter(|v| !v.is_empty())
-            .map(Secret::new);
-        match &c.key_secret {
-            Some(_) => {}
-            None if wants_keys => c
-                .notes
-                .push(format!("${var} is not set, so no API key can be created; stored fixture keys are kept and checked on all but their hash")),
-            None => {}
-        }
-        c
-    }
-
     /// The stored form of `plain` for `user_id`: the app's PBKDF2 format with
     /// a salt derived from the seed and the account, so it never changes.
     pub fn password_hash(seed: u64, user_id: &str, plain: &str) -> String {

@@ -1,18 +1,18 @@
 //! Rows that hang off fixture rows: everything that references them through a
 //! foreign key whose ON DELETE would drag or block (NO ACTION, RESTRICT,
-//! CASCADE), directly or transitively, found from the live catalog one level
-//! per round trip. Teardown deletes this set with the roots; prune deletes it
-//! without them. Each found row inherits the cache tags of the rows it hangs off.
+//! CASCADE), directly or transitively. Here: what a walk found, the SQL text
+//! of its reads, the order and statements of the deletes. The walk itself,
+//! one level per round trip, is `io::walk`. Each found row inherits the cache
+//! tags of the rows it hangs off.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
-use crate::catalog::{Catalog, ForeignKey};
-use crate::db::Db;
 use crate::error::Result;
-use crate::fixture::{Fixture, Kind, Row, Tag, key_string};
-use crate::sql;
+use crate::pure::catalog::{Catalog, ForeignKey};
+use crate::pure::fixture::{Row, Tag};
+use crate::pure::sql;
 
 /// Whether the fixture's own rows are part of what goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,156 +33,6 @@ pub struct Found {
 
 /// Per table, the rows that go.
 pub type Doomed = BTreeMap<String, Found>;
-
-/// Walks the foreign keys from the fixture's rows that exist in the database.
-pub async fn walk(db: &mut Db, catalog: &Catalog, fixture: &Fixture, mode: Mode) -> Result<Doomed> {
-    let started = std::time::Instant::now();
-    let trips = db.round_trips;
-    let doomed = walk_levels(db, catalog, fixture, mode).await?;
-    crate::steps::done(
-        "plan",
-        &format!(
-            "dependents found in {} levels, {} rows",
-            db.round_trips - trips,
-            doomed.values().map(|f| f.rows.len()).sum::<usize>()
-        ),
-        started,
-    );
-    Ok(doomed)
-}
-
-async fn walk_levels(
-    db: &mut Db,
-    catalog: &Catalog,
-    fixture: &Fixture,
-    mode: Mode,
-) -> Result<Doomed> {
-    let walker = Walker { catalog };
-    let mut seen: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut doomed = Doomed::new();
-
-    // Level 0: the fixture rows as they exist, with the columns others reference.
-    let mut roots = Vec::new();
-    for t in &fixture.tables {
-        let Some(table) = catalog.table(&t.table) else {
-            continue;
-        };
-        let keys: Vec<Value> = t
-            .rows
-            .iter()
-            .map(|r| Value::Object(r.values.clone()))
-            .collect();
-        if keys.is_empty() {
-            continue;
-        }
-        let typed: Vec<(String, String)> = t
-            .key
-            .iter()
-            .map(|k| (k.clone(), table.type_of(k)))
-            .collect();
-        roots.push((
-            t.table.clone(),
-            format!(
-                "SELECT json_agg({}) FROM {} t WHERE ({}) IN {}",
-                walker.fetch_object(&t.table, "t"),
-                table.sql_name,
-                sql::columns(&t.key, Some("t")),
-                sql::key_tuples(&Value::Array(keys), &typed),
-            ),
-        ));
-    }
-    let mut frontier: BTreeMap<String, Vec<(Row, BTreeSet<Tag>)>> = BTreeMap::new();
-    if !roots.is_empty() {
-        let found = db
-            .json(format!("SELECT {}::text", sql::labelled(&roots)), 1)
-            .await?;
-        for t in &fixture.tables {
-            let tags: HashMap<String, &Vec<Tag>> = t
-                .rows
-                .iter()
-                .map(|r| (t.key_of(&r.values), &r.tags))
-                .collect();
-            let identity = walker.identity(&t.table);
-            for row in rows_of(&db.shown, found.get(&t.table))? {
-                let tags: BTreeSet<Tag> = tags
-                    .get(&key_string(&t.key, &row))
-                    .map(|v| v.iter().cloned().collect())
-                    .unwrap_or_default();
-                seen.entry(t.table.clone())
-                    .or_default()
-                    .insert(key_string(&identity, &row));
-                if mode == Mode::Teardown {
-                    doomed
-                        .entry(t.table.clone())
-                        .or_insert_with(|| Found {
-                            identity: identity.clone(),
-                            ..Found::default()
-                        })
-                        .rows
-                        .insert(key_string(&identity, &row), (row.clone(), tags.clone()));
-                }
-                frontier
-                    .entry(t.table.clone())
-                    .or_default()
-                    .push((row, tags));
-            }
-        }
-    }
-    // Adopted accounts are never ours, whatever references lead to them.
-    for account in fixture.accounts.values().filter(|a| a.adopted) {
-        seen.entry("users".into())
-            .or_default()
-            .insert(account.id.clone());
-    }
-
-    while !frontier.is_empty() {
-        let edges: Vec<&ForeignKey> = frontier
-            .keys()
-            .flat_map(|t| catalog.referencing(t))
-            .filter(|fk| fk.drags_rows())
-            .collect();
-        if edges.is_empty() {
-            break;
-        }
-        let found = db.json(walker.level_query(&edges, &frontier), 1).await?;
-        let mut next: BTreeMap<String, Vec<(Row, BTreeSet<Tag>)>> = BTreeMap::new();
-        for (i, fk) in edges.iter().enumerate() {
-            let parent_tags = tags_by_referenced(&frontier[&fk.ref_table], &fk.ref_columns);
-            let identity = walker.identity(&fk.table);
-            for mut row in rows_of(&db.shown, found.get(i.to_string()))? {
-                let via = row.remove("_via").unwrap_or(Value::Null);
-                let key = key_string(&identity, &row);
-                if !seen
-                    .entry(fk.table.clone())
-                    .or_default()
-                    .insert(key.clone())
-                {
-                    continue;
-                }
-                let mut tags: BTreeSet<Tag> = parent_tags
-                    .get(&via.to_string())
-                    .cloned()
-                    .unwrap_or_default();
-                if let (Some(kind), Some(Value::String(id))) =
-                    (Kind::of_table(&fk.table), row.get("id"))
-                {
-                    tags.insert((kind, id.clone()));
-                }
-                doomed
-                    .entry(fk.table.clone())
-                    .or_insert_with(|| Found {
-                        identity: identity.clone(),
-                        ..Found::default()
-                    })
-                    .rows
-                    .insert(key, (row.clone(), tags.clone()));
-                next.entry(fk.table.clone()).or_default().push((row, tags));
-            }
-        }
-        frontier = next;
-    }
-    Ok(doomed)
-}
 
 /// Tables with doomed rows, children before parents, so NO ACTION holds.
 pub fn delete_order(catalog: &Catalog, doomed: &Doomed) -> Vec<String> {
@@ -247,12 +97,13 @@ pub fn delete_statement(catalog: &Catalog, table: &str, found: &Found) -> String
     )
 }
 
-struct Walker<'a> {
-    catalog: &'a Catalog,
+/// The SQL text of the walk's reads, built from the catalog.
+pub struct Walker<'a> {
+    pub catalog: &'a Catalog,
 }
 
 impl Walker<'_> {
-    fn identity(&self, table: &str) -> Vec<String> {
+    pub fn identity(&self, table: &str) -> Vec<String> {
         self.catalog
             .table(table)
             .map(|t| t.identity())
@@ -261,7 +112,7 @@ impl Walker<'_> {
 
     /// A `json` object of a row's identity and every column another table's
     /// foreign key references.
-    fn fetch_object(&self, table: &str, alias: &str) -> String {
+    pub fn fetch_object(&self, table: &str, alias: &str) -> String {
         let mut cols = self.identity(table);
         for fk in self.catalog.referencing(table) {
             for c in &fk.ref_columns {
@@ -287,7 +138,7 @@ impl Walker<'_> {
     /// edges: each frontier table's rows are sent once, as a CTE, and every
     /// edge is a labelled subquery (its index) of the rows referencing them,
     /// each with `_via`: the referenced values, to inherit the parent's tags.
-    fn level_query(
+    pub fn level_query(
         &self,
         edges: &[&ForeignKey],
         frontier: &BTreeMap<String, Vec<(Row, BTreeSet<Tag>)>>,
@@ -357,7 +208,7 @@ fn system_column(name: &str) -> Option<String> {
 
 /// Parent rows' tags keyed by the JSON array of their referenced values,
 /// the same form as a child's `_via`.
-fn tags_by_referenced(
+pub fn tags_by_referenced(
     parents: &[(Row, BTreeSet<Tag>)],
     columns: &[String],
 ) -> HashMap<String, BTreeSet<Tag>> {
@@ -376,20 +227,20 @@ fn tags_by_referenced(
 
 /// The rows of one labelled part: a list of row objects, or nothing (null)
 /// when no row matched; any other shape is an error naming `shown`.
-fn rows_of(shown: &str, value: Option<&Value>) -> Result<Vec<Row>> {
+pub fn rows_of(shown: &str, value: Option<&Value>) -> Result<Vec<Row>> {
     match value {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(rows)) => rows
             .iter()
             .map(|v| match v {
                 Value::Object(row) => Ok(row.clone()),
-                _ => Err(crate::db::unexpected(
+                _ => Err(crate::error::unexpected(
                     shown,
                     "a dependent row that is not an object",
                 )),
             })
             .collect(),
-        Some(_) => Err(crate::db::unexpected(
+        Some(_) => Err(crate::error::unexpected(
             shown,
             "dependent rows that are not a list",
         )),
@@ -399,9 +250,9 @@ fn rows_of(shown: &str, value: Option<&Value>) -> Result<Vec<Row>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Table;
-    use crate::fixture::Kind;
-    use crate::testing::*;
+    use crate::pure::catalog::Table;
+    use crate::pure::fixture::Kind;
+    use crate::pure::testing::*;
 
     fn catalog(tables: &[&str], fks: &[(&str, &str, &str)]) -> Catalog {
         Catalog {

@@ -14,13 +14,13 @@ use std::sync::Arc;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::catalog::Catalog;
-use crate::db::Db;
 use crate::error::{ExitCode, Failure, Result};
-use crate::fit;
-use crate::fixture::{self, Accounts, Fixture};
-use crate::seedfile::SeedFile;
-use crate::sql;
+use crate::io::db::Db;
+use crate::pure::catalog::Catalog;
+use crate::pure::fit;
+use crate::pure::fixture::{self, Accounts, Fixture};
+use crate::pure::seedfile::SeedFile;
+use crate::pure::sql;
 
 /// What scale mode writes, or what the database holds of it.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -442,7 +442,7 @@ pub async fn read_state(db: &mut Db, account: &str) -> Result<Summary> {
         .as_str()
         .filter(|c| c.parse::<u128>().is_ok())
         .ok_or_else(|| {
-            crate::db::unexpected(&db.shown, "a load-test checksum that is not a number")
+            crate::error::unexpected(&db.shown, "a load-test checksum that is not a number")
         })?;
     let mut summary = Summary {
         checksum: checksum.to_string(),

@@ -4,14 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::catalog::{Catalog, Column, ForeignKey, Table};
-use crate::credentials::Credentials;
-use crate::fixture::{self, Fixture};
-use crate::seedfile::{self, SeedFile};
+use crate::pure::catalog::{Catalog, Column, ForeignKey, Table};
+use crate::pure::credentials::Credentials;
+use crate::pure::fixture::{self, Fixture};
+use crate::pure::seedfile::{self, SeedFile};
 
 /// The built-in seed file.
 pub fn file() -> SeedFile {
-    seedfile::load(None).expect("the built-in seed file is valid")
+    seedfile::built_in().expect("the built-in seed file is valid")
 }
 
 /// The built-in seed file with `edit` applied to its text.
@@ -60,7 +60,7 @@ pub fn table(name: &str, columns: Vec<Column>, key: &[&str]) -> Table {
     let key: Vec<String> = key.iter().map(|k| k.to_string()).collect();
     Table {
         name: name.into(),
-        sql_name: crate::sql::ident(name),
+        sql_name: crate::pure::sql::ident(name),
         partitioned: false,
         columns,
         primary_key: (!key.is_empty()).then(|| key.clone()),

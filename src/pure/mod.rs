@@ -1,0 +1,21 @@
+//! The pure core: the seed file, the canonical fixture it describes, how
+//! that fixture fits a catalog, the snapshot and dependents reads as SQL text
+//! and their answers parsed, and the plan of statements. Nothing here touches
+//! a socket, a file or the environment, so all of it is tested without servers.
+
+pub mod catalog;
+pub mod clock;
+pub mod credentials;
+pub mod dependents;
+pub mod fit;
+pub mod fixture;
+pub mod ids;
+pub mod plan;
+pub mod redact;
+pub mod seedfile;
+pub mod snapshot;
+pub mod sql;
+#[cfg(test)]
+pub mod testing;
+pub mod text;
+pub mod wording;
