@@ -18,7 +18,7 @@ use crate::pure::seedfile::SeedFile;
 use crate::pure::snapshot::{self, Snapshot};
 use crate::pure::sql;
 use crate::report::Report;
-use crate::settings::Targets;
+use crate::settings::Servers;
 
 /// Every run of every command serialises on this one transaction-scoped lock,
 /// which (unlike a session lock) survives a transaction pooler such as Neon's.
@@ -49,7 +49,9 @@ pub enum Adoption {
     Lenient,
 }
 
-pub struct Target {
+/// A connected run: the connection, the catalog it read, the fitted
+/// fixture and what it was built from.
+pub struct Session {
     pub db: Db,
     pub catalog: Catalog,
     pub fixture: Fixture,
@@ -61,7 +63,7 @@ pub struct Target {
 
 /// Connects to Redis first when the command will need it, so a dead cache
 /// stops the run before anything is written.
-pub async fn connect_cache(g: &Global, targets: &Targets) -> Result<Option<Cache>> {
+pub async fn connect_cache(g: &Global, targets: &Servers) -> Result<Option<Cache>> {
     match &targets.redis {
         Some(url) => Ok(Some(
             Cache::connect(
@@ -78,11 +80,11 @@ pub async fn connect_cache(g: &Global, targets: &Targets) -> Result<Option<Cache
 
 pub async fn open(
     g: &Global,
-    targets: &Targets,
+    targets: &Servers,
     file: SeedFile,
     adoption: Adoption,
     scale: u32,
-) -> Result<Target> {
+) -> Result<Session> {
     let (mut target, fit) = inspect(g, targets, file, adoption, scale).await?;
     if let Some(failure) = fit.failure() {
         return Err(failure);
@@ -95,11 +97,11 @@ pub async fn open(
 /// fixture, returning what fitting found instead of failing on it.
 pub async fn inspect(
     g: &Global,
-    targets: &Targets,
+    targets: &Servers,
     file: SeedFile,
     adoption: Adoption,
     scale: u32,
-) -> Result<(Target, Fit)> {
+) -> Result<(Session, Fit)> {
     let started = std::time::Instant::now();
     let mut db = Db::connect(
         &targets.database,
@@ -152,7 +154,7 @@ pub async fn inspect(
     let credentials = crate::settings::credentials(&file);
     let mut fixture = fixture::build(&file, &accounts, scale, &credentials);
     let fit = fit::fit(&mut fixture, &catalog);
-    let target = Target {
+    let target = Session {
         db,
         catalog,
         fixture,
@@ -224,7 +226,7 @@ fn resolve_accounts(
     Ok(accounts)
 }
 
-impl Target {
+impl Session {
     /// Opens the transaction and reads the fixture's state in one round trip:
     /// writers take the fixture lock with bounded waits; readers get a
     /// read-only snapshot and take no lock.

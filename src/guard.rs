@@ -23,7 +23,7 @@ pub struct Rules<'a> {
 }
 
 /// One server the command is about to write to.
-pub struct Target<'a> {
+pub struct Endpoint<'a> {
     pub what: &'static str,
     pub url: &'a str,
     /// Host name or address; `None` for a Unix socket.
@@ -31,8 +31,8 @@ pub struct Target<'a> {
     pub database: Option<String>,
 }
 
-impl<'a> Target<'a> {
-    pub fn postgres(url: &'a str) -> Result<Target<'a>> {
+impl<'a> Endpoint<'a> {
+    pub fn postgres(url: &'a str) -> Result<Endpoint<'a>> {
         let options = PgConnectOptions::from_str(url).map_err(|e| {
             Failure::usage(format!(
                 "database URL {} is not valid: {}; use postgres://user:password@host:port/database",
@@ -41,7 +41,7 @@ impl<'a> Target<'a> {
             ))
         })?;
         let socket = options.get_socket().is_some() || options.get_host().starts_with('/');
-        Ok(Target {
+        Ok(Endpoint {
             what: "PostgreSQL",
             url,
             host: (!socket).then(|| options.get_host().to_string()),
@@ -49,7 +49,7 @@ impl<'a> Target<'a> {
         })
     }
 
-    pub fn redis(url: &'a str) -> Result<Target<'a>> {
+    pub fn redis(url: &'a str) -> Result<Endpoint<'a>> {
         let parsed = url::Url::parse(url).map_err(|e| {
             Failure::usage(format!(
                 "Redis URL {} is not valid: {e}; use redis://[user:password@]host:port/db or rediss:// for TLS",
@@ -57,7 +57,7 @@ impl<'a> Target<'a> {
             ))
         })?;
         let socket = matches!(parsed.scheme(), "unix" | "redis+unix");
-        Ok(Target {
+        Ok(Endpoint {
             what: "Redis",
             url,
             host: (!socket).then(|| parsed.host_str().unwrap_or("localhost").to_string()),
@@ -68,7 +68,7 @@ impl<'a> Target<'a> {
 
 /// Refuses the write when a rule forbids it. The error names every rule that
 /// matched and every flag needed, at once, so one corrected run gets through.
-pub fn check(target: &Target, rules: &Rules) -> Result<()> {
+pub fn check(target: &Endpoint, rules: &Rules) -> Result<()> {
     let shown = redact::url(target.url);
     let production = target
         .host
@@ -174,9 +174,9 @@ mod tests {
         let allow: Vec<String> = allow.iter().map(|s| s.to_string()).collect();
         let markers = vec!["prod".to_string(), "production".to_string()];
         let target = if url.starts_with("postgres") {
-            Target::postgres(url)
+            Endpoint::postgres(url)
         } else {
-            Target::redis(url)
+            Endpoint::redis(url)
         }
         .unwrap();
         check(&target, &rules(&allow, &markers, over)).map_err(|f| {

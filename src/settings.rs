@@ -15,15 +15,15 @@ use crate::pure::seedfile::{self, SeedFile};
 pub const DATABASE_VARS: [&str; 3] = ["DATABASE_URL", "POSTGRES_URL_POOLED", "POSTGRES_URL"];
 
 /// Where a command connects, resolved once.
-pub struct Targets {
+pub struct Servers {
     pub database: String,
     /// `None` with --no-cache.
     pub redis: Option<String>,
 }
 
-impl Targets {
-    pub fn resolve(g: &crate::cli::Global, no_cache: bool) -> Result<Targets> {
-        Ok(Targets {
+impl Servers {
+    pub fn resolve(g: &crate::cli::Global, no_cache: bool) -> Result<Servers> {
+        Ok(Servers {
             database: database_url(g.database_url.as_deref())?,
             redis: redis_url(g.redis_url.as_deref(), no_cache)?,
         })
@@ -37,10 +37,10 @@ impl Targets {
             production_override: g.production_override,
         };
         if database {
-            guard::check(&guard::Target::postgres(&self.database)?, &rules)?;
+            guard::check(&guard::Endpoint::postgres(&self.database)?, &rules)?;
         }
         if let Some(redis) = &self.redis {
-            guard::check(&guard::Target::redis(redis)?, &rules)?;
+            guard::check(&guard::Endpoint::redis(redis)?, &rules)?;
         }
         Ok(())
     }

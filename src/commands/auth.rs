@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::auth::{session, storage_state};
 use crate::cli::{AuthArgs, AuthOptions, Global};
-use crate::engine::{self, Adoption, Target};
+use crate::engine::{self, Adoption, Session};
 use crate::error::{ExitCode, Failure, Result};
 use crate::pure::ids;
 use crate::pure::redact::Secret;
@@ -17,7 +17,7 @@ use crate::pure::seedfile::SeedFile;
 use crate::pure::sql;
 use crate::report::Report;
 use crate::report::auth::{AuthLine, StateFile};
-use crate::settings::Targets;
+use crate::settings::Servers;
 
 use super::Outcome;
 
@@ -25,7 +25,7 @@ pub async fn run(g: &Global, args: &AuthArgs) -> Result<Outcome> {
     let started = Instant::now();
     let file = crate::settings::seed_file(g.seed_file.as_deref())?;
     let plan = prepare(&file, &args.out, &args.options)?;
-    let targets = Targets::resolve(g, true)?;
+    let targets = Servers::resolve(g, true)?;
     let mut target = engine::open(g, &targets, file, Adoption::Strict, 0).await?;
     let mut report = Report {
         command: "auth",
@@ -97,7 +97,7 @@ pub fn prepare(file: &SeedFile, dir: &Path, options: &AuthOptions) -> Result<Aut
 /// Mints a session per account and writes every storage-state file: one per
 /// account, and the default file (`user.json`) for the stories' owner, each
 /// holding every account's profile.
-pub async fn write_states(target: &mut Target, plan: &AuthPlan) -> Result<AuthLine> {
+pub async fn write_states(target: &mut Session, plan: &AuthPlan) -> Result<AuthLine> {
     let users = read_users(target).await?;
     let credentials = &target.credentials;
     let now = SystemTime::now()
@@ -219,7 +219,7 @@ pub async fn write_states(target: &mut Target, plan: &AuthPlan) -> Result<AuthLi
 }
 
 /// The accounts' rows as the database holds them (adopted ones included).
-async fn read_users(target: &mut Target) -> Result<serde_json::Map<String, Value>> {
+async fn read_users(target: &mut Session) -> Result<serde_json::Map<String, Value>> {
     let ids: Vec<Value> = target
         .fixture
         .accounts

@@ -9,21 +9,21 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use crate::cli::Global;
-use crate::engine::{self, Access, Adoption, Target};
+use crate::engine::{self, Access, Adoption, Session};
 use crate::error::{ExitCode, Result};
 use crate::pure::catalog::Catalog;
 use crate::pure::dependents::{self, Mode};
 use crate::pure::plan::{self, Goal};
 use crate::report::Report;
 use crate::report::doctor::{Diagnosis, Rehearsal};
-use crate::settings::Targets;
+use crate::settings::Servers;
 
 use super::Outcome;
 
 pub async fn run(g: &Global) -> Result<Outcome> {
     let started = Instant::now();
     let file = crate::settings::seed_file(g.seed_file.as_deref())?;
-    let targets = Targets::resolve(g, true)?;
+    let targets = Servers::resolve(g, true)?;
     let (mut target, mut fit) = engine::inspect(g, &targets, file, Adoption::Strict, 0).await?;
     let fixture_tables: BTreeSet<String> = target
         .fixture
@@ -66,7 +66,7 @@ pub async fn run(g: &Global) -> Result<Outcome> {
 /// In one read-only transaction: the state `seed` and `verify` read, the
 /// walks of `seed --prune` / `verify` and of `teardown`, and an EXPLAIN of
 /// every statement `seed` and `teardown` would then send.
-async fn rehearse(g: &Global, target: &mut Target) -> Result<Rehearsal> {
+async fn rehearse(g: &Global, target: &mut Session) -> Result<Rehearsal> {
     let state = target.begin(g, Access::Read).await?;
     let canonical = target.fixture.canonical(&target.file.scale.account_id());
     let extras =

@@ -7,14 +7,14 @@ use crate::cli::{DryRun, Global};
 use crate::engine::{self, Adoption, KeyDrop};
 use crate::error::{ExitCode, Result};
 use crate::report::Report;
-use crate::settings::Targets;
+use crate::settings::Servers;
 
 use super::Outcome;
 
 pub async fn run(g: &Global, args: &DryRun) -> Result<Outcome> {
     let started = Instant::now();
     let file = crate::settings::seed_file(g.seed_file.as_deref())?;
-    let targets = Targets::resolve(g, false)?;
+    let targets = Servers::resolve(g, false)?;
     if !args.dry_run {
         targets.guard(g, false)?;
     }

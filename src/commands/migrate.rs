@@ -8,7 +8,7 @@ use crate::cli::{Global, MigrateArgs};
 use crate::error::{ExitCode, Result};
 use crate::io::db::{Db, Limits};
 use crate::report::Report;
-use crate::settings::Targets;
+use crate::settings::Servers;
 
 use super::Outcome;
 
@@ -16,7 +16,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub async fn run(g: &Global, args: &MigrateArgs) -> Result<Outcome> {
     let started = Instant::now();
-    let targets = Targets::resolve(g, true)?;
+    let targets = Servers::resolve(g, true)?;
     if !args.dry_run.dry_run {
         targets.guard(g, true)?;
     }

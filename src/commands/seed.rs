@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use crate::cli::{Global, SeedArgs};
-use crate::engine::{self, Access, Adoption, KeyDrop, Target};
+use crate::engine::{self, Access, Adoption, KeyDrop, Session};
 use crate::error::{ExitCode, Result};
 use crate::io::scale::{self, Source};
 use crate::progress;
@@ -14,7 +14,7 @@ use crate::pure::dependents::{self, Doomed, Mode};
 use crate::pure::fixture::{Kind, Tag};
 use crate::pure::plan::{self, Goal};
 use crate::report::{Report, ScaleLine};
-use crate::settings::Targets;
+use crate::settings::Servers;
 
 use super::Outcome;
 
@@ -28,7 +28,7 @@ pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
         (Some(dir), false) => Some(super::auth::prepare(&file, dir, &args.auth)?),
         _ => None,
     };
-    let targets = Targets::resolve(g, args.write.cache.no_cache)?;
+    let targets = Servers::resolve(g, args.write.cache.no_cache)?;
     if !dry_run {
         targets.guard(g, true)?;
     }
@@ -115,7 +115,7 @@ pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
 }
 
 /// Says which missing fixture rows could not be created, and what they need.
-fn blocked_note(target: &Target, plan: &plan::Plan) -> Option<String> {
+fn blocked_note(target: &Session, plan: &plan::Plan) -> Option<String> {
     let mut missing = Vec::new();
     let mut needs = BTreeSet::new();
     for (tp, rows) in plan.tables.iter().zip(&target.fixture.tables) {
@@ -146,7 +146,7 @@ fn blocked_note(target: &Target, plan: &plan::Plan) -> Option<String> {
 /// stories' cache tags.
 async fn write_scale(
     g: &Global,
-    target: &mut Target,
+    target: &mut Session,
     stories: u32,
 ) -> Result<(ScaleLine, BTreeSet<Tag>)> {
     let account = target.file.scale.account_id();

@@ -10,7 +10,7 @@ use crate::error::{ExitCode, Result};
 use crate::pure::dependents::Mode;
 use crate::pure::plan::{self, Goal};
 use crate::report::Report;
-use crate::settings::Targets;
+use crate::settings::Servers;
 
 use super::Outcome;
 
@@ -18,7 +18,7 @@ pub async fn run(g: &Global, args: &WriteArgs) -> Result<Outcome> {
     let started = Instant::now();
     let file = crate::settings::seed_file(g.seed_file.as_deref())?;
     let dry_run = args.dry_run.dry_run;
-    let targets = Targets::resolve(g, args.cache.no_cache)?;
+    let targets = Servers::resolve(g, args.cache.no_cache)?;
     if !dry_run {
         targets.guard(g, true)?;
     }

@@ -17,7 +17,7 @@ use crate::pure::fixture::{Fixture, Row};
 use crate::pure::plan::{self, Goal, Plan};
 use crate::pure::snapshot::Snapshot;
 use crate::report::{CacheLine, Finding, FindingKind, Report};
-use crate::settings::Targets;
+use crate::settings::Servers;
 
 use super::Outcome;
 
@@ -25,7 +25,7 @@ pub async fn run(g: &Global, args: &VerifyArgs) -> Result<Outcome> {
     let started = Instant::now();
     let file = crate::settings::seed_file(g.seed_file.as_deref())?;
     let scale = args.scale.unwrap_or(file.scale.stories);
-    let targets = Targets::resolve(g, args.cache.no_cache)?;
+    let targets = Servers::resolve(g, args.cache.no_cache)?;
     let mut cache = engine::connect_cache(g, &targets).await?;
     let mut target = engine::open(g, &targets, file, Adoption::Lenient, scale).await?;
 

@@ -462,7 +462,7 @@ pub async fn read_state(db: &mut Db, account: &str) -> Result<Summary> {
 /// progress bar on terminals (none for 0).
 pub fn expected(
     g: &crate::cli::Global,
-    target: &crate::engine::Target,
+    target: &crate::engine::Session,
     n: u32,
 ) -> Result<Option<(Source, Summary)>> {
     if n == 0 {

@@ -291,8 +291,10 @@ enum Inference {
     Zero,
     False,
     FirstLabel,
-    EmptyJson,
-    EmptyArray,
+    /// `[]`, for json and jsonb.
+    JsonList,
+    /// `'{}'`, an empty SQL array.
+    SqlArray,
     BaseTime,
     BaseDate,
     Uuid,
@@ -305,13 +307,13 @@ impl Inference {
         }
         let t = c.value_type();
         Some(match t {
-            _ if t.ends_with("[]") => Inference::EmptyArray,
+            _ if t.ends_with("[]") => Inference::SqlArray,
             "text" | "citext" | "name" => Inference::Text,
             _ if t.starts_with("character") => Inference::Text,
             "smallint" | "integer" | "bigint" | "real" | "double precision" => Inference::Zero,
             _ if t.starts_with("numeric") => Inference::Zero,
             "boolean" => Inference::False,
-            "json" | "jsonb" => Inference::EmptyJson,
+            "json" | "jsonb" => Inference::JsonList,
             _ if t.starts_with("timestamp") => Inference::BaseTime,
             "date" => Inference::BaseDate,
             "uuid" => Inference::Uuid,
@@ -337,8 +339,8 @@ impl Inference {
                     .cloned()
                     .unwrap_or_default(),
             ),
-            Inference::EmptyJson => Value::Array(Vec::new()),
-            Inference::EmptyArray => Value::String("{}".into()),
+            Inference::JsonList => Value::Array(Vec::new()),
+            Inference::SqlArray => Value::String("{}".into()),
             Inference::BaseTime => Value::String(clock::at(base, 0)),
             Inference::BaseDate => Value::String(base.date().to_string()),
             Inference::Uuid => {
@@ -377,8 +379,8 @@ impl Inference {
                     .cloned()
                     .unwrap_or_default()
             ),
-            Inference::EmptyJson => "[]".into(),
-            Inference::EmptyArray => "empty array".into(),
+            Inference::JsonList => "[]".into(),
+            Inference::SqlArray => "empty array".into(),
             Inference::BaseTime => "the base time".into(),
             Inference::BaseDate => "the base date".into(),
             Inference::Uuid => "uuid derived from the row id".into(),
