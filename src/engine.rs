@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::cli::Global;
+use crate::config::Config;
 use crate::error::{ExitCode, Failure, Result};
 use crate::io::cache::{Cache, Families};
 use crate::io::db::{Db, Limits};
@@ -63,14 +63,14 @@ pub struct Session {
 
 /// Connects to Redis first when the command will need it, so a dead cache
 /// stops the run before anything is written.
-pub async fn connect_cache(g: &Global, targets: &Servers) -> Result<Option<Cache>> {
+pub async fn connect_cache(g: &Config, targets: &Servers) -> Result<Option<Cache>> {
     match &targets.redis {
         Some(url) => Ok(Some(
             Cache::connect(
                 url,
                 g.redis_ca_cert.as_deref(),
                 g.connect_timeout,
-                g.connect_attempts.max(1),
+                g.connect_attempts,
             )
             .await?,
         )),
@@ -79,7 +79,7 @@ pub async fn connect_cache(g: &Global, targets: &Servers) -> Result<Option<Cache
 }
 
 pub async fn open(
-    g: &Global,
+    g: &Config,
     targets: &Servers,
     file: SeedFile,
     adoption: Adoption,
@@ -96,7 +96,7 @@ pub async fn open(
 /// Connects, reads the catalog and the accounts, and builds and fits the
 /// fixture, returning what fitting found instead of failing on it.
 pub async fn inspect(
-    g: &Global,
+    g: &Config,
     targets: &Servers,
     file: SeedFile,
     adoption: Adoption,
@@ -107,7 +107,7 @@ pub async fn inspect(
         &targets.database,
         Limits {
             connect: g.connect_timeout,
-            attempts: g.connect_attempts.max(1),
+            attempts: g.connect_attempts,
         },
     )
     .await?;
@@ -230,7 +230,7 @@ impl Session {
     /// Opens the transaction and reads the fixture's state in one round trip:
     /// writers take the fixture lock with bounded waits; readers get a
     /// read-only snapshot and take no lock.
-    pub async fn begin(&mut self, g: &Global, access: Access) -> Result<Snapshot> {
+    pub async fn begin(&mut self, g: &Config, access: Access) -> Result<Snapshot> {
         let write = access == Access::Write;
         let started = std::time::Instant::now();
         // JIT compiling costs tens of milliseconds and the planner's row

@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 
 use crate::cli::{Cli, Command};
 use crate::commands::{self, Outcome};
+use crate::config::Config;
 use crate::error::{Failure, Result};
 use crate::{deadline, settings};
 use clap::Parser;
@@ -89,7 +90,8 @@ fn fail(failure: &Failure, json: bool) {
 }
 
 async fn run(cli: &Cli) -> Result<Outcome> {
-    let g = &cli.global;
+    // The command line becomes plain settings once, here.
+    let g = &Config::from(&cli.global);
     match &cli.command {
         Command::Seed(a) => commands::seed::run(g, a).await,
         Command::Verify(a) => commands::verify::run(g, a).await,

@@ -7,6 +7,7 @@
 pub mod auth;
 mod cli;
 mod commands;
+mod config;
 mod deadline;
 mod engine;
 pub mod entry;

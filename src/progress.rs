@@ -5,9 +5,9 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::Global;
+use crate::config::Config;
 
-pub fn bar(g: &Global, what: &str) -> ProgressBar {
+pub fn bar(g: &Config, what: &str) -> ProgressBar {
     if g.quiet || g.json || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

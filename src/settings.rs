@@ -22,7 +22,7 @@ pub struct Servers {
 }
 
 impl Servers {
-    pub fn resolve(g: &crate::cli::Global, no_cache: bool) -> Result<Servers> {
+    pub fn resolve(g: &crate::config::Config, no_cache: bool) -> Result<Servers> {
         Ok(Servers {
             database: database_url(g.database_url.as_deref())?,
             redis: redis_url(g.redis_url.as_deref(), no_cache)?,
@@ -30,7 +30,7 @@ impl Servers {
     }
 
     /// Applies the target guard to both servers before a command writes.
-    pub fn guard(&self, g: &crate::cli::Global, database: bool) -> Result<()> {
+    pub fn guard(&self, g: &crate::config::Config, database: bool) -> Result<()> {
         let rules = guard::Rules {
             allow_hosts: &g.allow_hosts,
             production_markers: &g.production_markers,

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use crate::auth::{session, storage_state};
-use crate::cli::{AuthArgs, AuthOptions, Global};
+use crate::cli::{AuthArgs, AuthOptions};
+use crate::config::Config;
 use crate::engine::{self, Adoption, Session};
 use crate::error::{ExitCode, Failure, Result};
 use crate::pure::ids;
@@ -21,7 +22,7 @@ use crate::settings::Servers;
 
 use super::Outcome;
 
-pub async fn run(g: &Global, args: &AuthArgs) -> Result<Outcome> {
+pub async fn run(g: &Config, args: &AuthArgs) -> Result<Outcome> {
     let started = Instant::now();
     let file = crate::settings::seed_file(g.seed_file.as_deref())?;
     let plan = prepare(&file, &args.out, &args.options)?;

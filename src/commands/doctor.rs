@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use crate::cli::Global;
+use crate::config::Config;
 use crate::engine::{self, Access, Adoption, Session};
 use crate::error::{ExitCode, Result};
 use crate::pure::catalog::Catalog;
@@ -20,7 +20,7 @@ use crate::settings::Servers;
 
 use super::Outcome;
 
-pub async fn run(g: &Global) -> Result<Outcome> {
+pub async fn run(g: &Config) -> Result<Outcome> {
     let started = Instant::now();
     let file = crate::settings::seed_file(g.seed_file.as_deref())?;
     let targets = Servers::resolve(g, true)?;
@@ -66,7 +66,7 @@ pub async fn run(g: &Global) -> Result<Outcome> {
 /// In one read-only transaction: the state `seed` and `verify` read, the
 /// walks of `seed --prune` / `verify` and of `teardown`, and an EXPLAIN of
 /// every statement `seed` and `teardown` would then send.
-async fn rehearse(g: &Global, target: &mut Session) -> Result<Rehearsal> {
+async fn rehearse(g: &Config, target: &mut Session) -> Result<Rehearsal> {
     let state = target.begin(g, Access::Read).await?;
     let canonical = target.fixture.canonical(&target.file.scale.account_id());
     let extras =

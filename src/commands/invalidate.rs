@@ -3,7 +3,8 @@
 
 use std::time::Instant;
 
-use crate::cli::{DryRun, Global};
+use crate::cli::DryRun;
+use crate::config::Config;
 use crate::engine::{self, Adoption, KeyDrop};
 use crate::error::{ExitCode, Result};
 use crate::report::Report;
@@ -11,7 +12,7 @@ use crate::settings::Servers;
 
 use super::Outcome;
 
-pub async fn run(g: &Global, args: &DryRun) -> Result<Outcome> {
+pub async fn run(g: &Config, args: &DryRun) -> Result<Outcome> {
     let started = Instant::now();
     let file = crate::settings::seed_file(g.seed_file.as_deref())?;
     let targets = Servers::resolve(g, false)?;

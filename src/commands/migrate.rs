@@ -4,7 +4,8 @@
 
 use std::time::Instant;
 
-use crate::cli::{Global, MigrateArgs};
+use crate::cli::MigrateArgs;
+use crate::config::Config;
 use crate::error::{ExitCode, Result};
 use crate::io::db::{Db, Limits};
 use crate::report::Report;
@@ -14,7 +15,7 @@ use super::Outcome;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-pub async fn run(g: &Global, args: &MigrateArgs) -> Result<Outcome> {
+pub async fn run(g: &Config, args: &MigrateArgs) -> Result<Outcome> {
     let started = Instant::now();
     let targets = Servers::resolve(g, true)?;
     if !args.dry_run.dry_run {
@@ -23,7 +24,7 @@ pub async fn run(g: &Global, args: &MigrateArgs) -> Result<Outcome> {
     let url = targets.database;
     let limits = Limits {
         connect: g.connect_timeout,
-        attempts: g.connect_attempts.max(1),
+        attempts: g.connect_attempts,
     };
     let mut db = Db::connect(&url, limits).await?;
     let applied = db.applied_migrations().await?;

@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use crate::cli::{Global, SeedArgs};
+use crate::cli::SeedArgs;
+use crate::config::Config;
 use crate::engine::{self, Access, Adoption, KeyDrop, Session};
 use crate::error::{ExitCode, Result};
 use crate::io::scale::{self, Source};
@@ -18,7 +19,7 @@ use crate::settings::Servers;
 
 use super::Outcome;
 
-pub async fn run(g: &Global, args: &SeedArgs) -> Result<Outcome> {
+pub async fn run(g: &Config, args: &SeedArgs) -> Result<Outcome> {
     let started = Instant::now();
     let file = crate::settings::seed_file(g.seed_file.as_deref())?;
     let scale = args.scale.unwrap_or(file.scale.stories);
@@ -145,7 +146,7 @@ fn blocked_note(target: &Session, plan: &plan::Plan) -> Option<String> {
 /// off the load-test account is deleted before streaming anew. Returns the
 /// stories' cache tags.
 async fn write_scale(
-    g: &Global,
+    g: &Config,
     target: &mut Session,
     stories: u32,
 ) -> Result<(ScaleLine, BTreeSet<Tag>)> {

@@ -4,7 +4,8 @@
 
 use std::time::Instant;
 
-use crate::cli::{Global, WriteArgs};
+use crate::cli::WriteArgs;
+use crate::config::Config;
 use crate::engine::{self, Access, Adoption, KeyDrop};
 use crate::error::{ExitCode, Result};
 use crate::pure::dependents::Mode;
@@ -14,7 +15,7 @@ use crate::settings::Servers;
 
 use super::Outcome;
 
-pub async fn run(g: &Global, args: &WriteArgs) -> Result<Outcome> {
+pub async fn run(g: &Config, args: &WriteArgs) -> Result<Outcome> {
     let started = Instant::now();
     let file = crate::settings::seed_file(g.seed_file.as_deref())?;
     let dry_run = args.dry_run.dry_run;

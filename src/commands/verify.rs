@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::cli::{Global, VerifyArgs};
+use crate::cli::VerifyArgs;
+use crate::config::Config;
 use crate::engine::{self, Access, Adoption};
 use crate::error::{ExitCode, Failure, Result};
 use crate::io::cache::{CachedKey, Families};
@@ -21,7 +22,7 @@ use crate::settings::Servers;
 
 use super::Outcome;
 
-pub async fn run(g: &Global, args: &VerifyArgs) -> Result<Outcome> {
+pub async fn run(g: &Config, args: &VerifyArgs) -> Result<Outcome> {
     let started = Instant::now();
     let file = crate::settings::seed_file(g.seed_file.as_deref())?;
     let scale = args.scale.unwrap_or(file.scale.stories);

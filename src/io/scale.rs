@@ -461,7 +461,7 @@ pub async fn read_state(db: &mut Db, account: &str) -> Result<Summary> {
 /// The expected data for `n` load-test stories of `target`'s fixture, with a
 /// progress bar on terminals (none for 0).
 pub fn expected(
-    g: &crate::cli::Global,
+    g: &crate::config::Config,
     target: &crate::engine::Session,
     n: u32,
 ) -> Result<Option<(Source, Summary)>> {
