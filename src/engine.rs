@@ -61,6 +61,38 @@ pub struct Session {
     pub notes: Vec<String>,
 }
 
+/// What a command is about to write to, which the target guard checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writes {
+    /// Nothing: reads and dry runs go anywhere.
+    Nothing,
+    /// Only the app's cache (`invalidate`).
+    Cache,
+    /// The database and the cache (`seed`, `teardown`).
+    Everything,
+}
+
+/// The start every fixture command shares: resolve the servers, apply the
+/// guard to what the command writes, connect Redis first (so a dead cache
+/// stops the run before anything is written), then PostgreSQL, and build
+/// and fit the fixture.
+pub async fn start(
+    g: &Config,
+    file: SeedFile,
+    no_cache: bool,
+    writes: Writes,
+    adoption: Adoption,
+    scale: u32,
+) -> Result<(Option<Cache>, Session)> {
+    let servers = Servers::resolve(g, no_cache)?;
+    if writes != Writes::Nothing {
+        servers.guard(g, writes == Writes::Everything)?;
+    }
+    let cache = connect_cache(g, &servers).await?;
+    let session = open(g, &servers, file, adoption, scale).await?;
+    Ok((cache, session))
+}
+
 /// Connects to Redis first when the command will need it, so a dead cache
 /// stops the run before anything is written.
 pub async fn connect_cache(g: &Config, targets: &Servers) -> Result<Option<Cache>> {

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::auth::{session, storage_state};
 use crate::cli::{AuthArgs, AuthOptions};
 use crate::config::Config;
-use crate::engine::{self, Adoption, Session};
+use crate::engine::{self, Adoption, Session, Writes};
 use crate::error::{ExitCode, Failure, Result};
 use crate::pure::ids;
 use crate::pure::redact::Secret;
@@ -18,7 +18,6 @@ use crate::pure::seedfile::SeedFile;
 use crate::pure::sql;
 use crate::report::Report;
 use crate::report::auth::{AuthLine, StateFile};
-use crate::settings::Servers;
 
 use super::Outcome;
 
@@ -26,8 +25,8 @@ pub async fn run(g: &Config, args: &AuthArgs) -> Result<Outcome> {
     let started = Instant::now();
     let file = crate::settings::seed_file(g.seed_file.as_deref())?;
     let plan = prepare(&file, &args.out, &args.options)?;
-    let targets = Servers::resolve(g, true)?;
-    let mut target = engine::open(g, &targets, file, Adoption::Strict, 0).await?;
+    let (_, mut target) =
+        engine::start(g, file, true, Writes::Nothing, Adoption::Strict, 0).await?;
     let mut report = Report {
         command: "auth",
         notes: [&target.notes[..], &target.credentials.notes[..]].concat(),

@@ -5,23 +5,22 @@ use std::time::Instant;
 
 use crate::cli::DryRun;
 use crate::config::Config;
-use crate::engine::{self, Adoption, KeyDrop};
+use crate::engine::{self, Adoption, KeyDrop, Writes};
 use crate::error::{ExitCode, Result};
 use crate::report::Report;
-use crate::settings::Servers;
 
 use super::Outcome;
 
 pub async fn run(g: &Config, args: &DryRun) -> Result<Outcome> {
     let started = Instant::now();
     let file = crate::settings::seed_file(g.seed_file.as_deref())?;
-    let targets = Servers::resolve(g, false)?;
-    if !args.dry_run {
-        targets.guard(g, false)?;
-    }
-    let mut cache = engine::connect_cache(g, &targets).await?;
     // The database is read only to learn adopted accounts' ids.
-    let target = engine::open(g, &targets, file, Adoption::Lenient, 0).await?;
+    let writes = if args.dry_run {
+        Writes::Nothing
+    } else {
+        Writes::Cache
+    };
+    let (mut cache, target) = engine::start(g, file, false, writes, Adoption::Lenient, 0).await?;
     let mut report = Report {
         command: "invalidate",
         dry_run: args.dry_run,

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::cli::SeedArgs;
 use crate::config::Config;
-use crate::engine::{self, Access, Adoption, KeyDrop, Session};
+use crate::engine::{self, Access, Adoption, KeyDrop, Session, Writes};
 use crate::error::{ExitCode, Result};
 use crate::io::scale::{self, Source};
 use crate::progress;
@@ -15,7 +15,6 @@ use crate::pure::dependents::{self, Doomed, Mode};
 use crate::pure::fixture::{Kind, Tag};
 use crate::pure::plan::{self, Goal};
 use crate::report::{Report, ScaleLine};
-use crate::settings::Servers;
 
 use super::Outcome;
 
@@ -29,12 +28,14 @@ pub async fn run(g: &Config, args: &SeedArgs) -> Result<Outcome> {
         (Some(dir), false) => Some(super::auth::prepare(&file, dir, &args.auth)?),
         _ => None,
     };
-    let targets = Servers::resolve(g, args.write.cache.no_cache)?;
-    if !dry_run {
-        targets.guard(g, true)?;
-    }
-    let mut cache = engine::connect_cache(g, &targets).await?;
-    let mut target = engine::open(g, &targets, file, Adoption::Strict, scale).await?;
+    let writes = if dry_run {
+        Writes::Nothing
+    } else {
+        Writes::Everything
+    };
+    let no_cache = args.write.cache.no_cache;
+    let (mut cache, mut target) =
+        engine::start(g, file, no_cache, writes, Adoption::Strict, scale).await?;
     let state = target.begin(g, Access::unless_dry_run(dry_run)).await?;
     // Extras are found on every run, so a seed without --prune can say they
     // are there instead of calling the fixture exact while verify would not.

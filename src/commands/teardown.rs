@@ -6,12 +6,11 @@ use std::time::Instant;
 
 use crate::cli::WriteArgs;
 use crate::config::Config;
-use crate::engine::{self, Access, Adoption, KeyDrop};
+use crate::engine::{self, Access, Adoption, KeyDrop, Writes};
 use crate::error::{ExitCode, Result};
 use crate::pure::dependents::Mode;
 use crate::pure::plan::{self, Goal};
 use crate::report::Report;
-use crate::settings::Servers;
 
 use super::Outcome;
 
@@ -19,12 +18,13 @@ pub async fn run(g: &Config, args: &WriteArgs) -> Result<Outcome> {
     let started = Instant::now();
     let file = crate::settings::seed_file(g.seed_file.as_deref())?;
     let dry_run = args.dry_run.dry_run;
-    let targets = Servers::resolve(g, args.cache.no_cache)?;
-    if !dry_run {
-        targets.guard(g, true)?;
-    }
-    let mut cache = engine::connect_cache(g, &targets).await?;
-    let mut target = engine::open(g, &targets, file, Adoption::Lenient, 0).await?;
+    let writes = if dry_run {
+        Writes::Nothing
+    } else {
+        Writes::Everything
+    };
+    let (mut cache, mut target) =
+        engine::start(g, file, args.cache.no_cache, writes, Adoption::Lenient, 0).await?;
 
     // Load-test stories hang off their own account: walking from it removes them too.
     let account = target.file.scale.account_id();

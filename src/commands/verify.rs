@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::cli::VerifyArgs;
 use crate::config::Config;
-use crate::engine::{self, Access, Adoption};
+use crate::engine::{self, Access, Adoption, Writes};
 use crate::error::{ExitCode, Failure, Result};
 use crate::io::cache::{CachedKey, Families};
 use crate::pure::clock;
@@ -18,7 +18,6 @@ use crate::pure::fixture::{Fixture, Row};
 use crate::pure::plan::{self, Goal, Plan};
 use crate::pure::snapshot::Snapshot;
 use crate::report::{CacheLine, Finding, FindingKind, Report};
-use crate::settings::Servers;
 
 use super::Outcome;
 
@@ -26,9 +25,15 @@ pub async fn run(g: &Config, args: &VerifyArgs) -> Result<Outcome> {
     let started = Instant::now();
     let file = crate::settings::seed_file(g.seed_file.as_deref())?;
     let scale = args.scale.unwrap_or(file.scale.stories);
-    let targets = Servers::resolve(g, args.cache.no_cache)?;
-    let mut cache = engine::connect_cache(g, &targets).await?;
-    let mut target = engine::open(g, &targets, file, Adoption::Lenient, scale).await?;
+    let (mut cache, mut target) = engine::start(
+        g,
+        file,
+        args.cache.no_cache,
+        Writes::Nothing,
+        Adoption::Lenient,
+        scale,
+    )
+    .await?;
 
     let expected = crate::io::scale::expected(g, &target, scale)?;
     let state = target.begin(g, Access::Read).await?;
