@@ -343,6 +343,12 @@ impl Session {
         self.db.batch("ROLLBACK".into(), 1).await.map(|_| ())
     }
 
+    /// The run's notes with the credentials' (a password variable not set),
+    /// for the commands where passwords matter: seed and auth.
+    pub fn notes_with_credentials(&self) -> Vec<String> {
+        [&self.notes[..], &self.credentials.notes[..]].concat()
+    }
+
     /// Fills the report's counters of work done.
     pub fn finish(&self, report: &mut Report, cache: Option<&Cache>, started: std::time::Instant) {
         report.statements = self.db.statements;

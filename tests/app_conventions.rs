@@ -275,8 +275,8 @@ fn seed_without_prune_says_what_hangs_off_the_fixture() {
     let seed = env.run(&["seed"]).expect(0);
     let out = seed.stdout();
     assert!(
-        out.contains("1 row hang off the fixture without being part of it (community_posts 1)")
-            && out.contains("`seed --prune` removes them"),
+        out.contains("1 row hangs off the fixture without being part of it (community_posts 1)")
+            && out.contains("verify reports it as extra, and `seed --prune` removes it"),
         "{out}"
     );
     assert!(!out.contains("already exact"), "{out}");

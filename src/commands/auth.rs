@@ -29,7 +29,7 @@ pub async fn run(g: &Config, args: &AuthArgs) -> Result<Outcome> {
         engine::start(g, file, true, Writes::Nothing, Adoption::Strict, 0).await?;
     let mut report = Report {
         command: "auth",
-        notes: [&target.notes[..], &target.credentials.notes[..]].concat(),
+        notes: target.notes_with_credentials(),
         ..Report::default()
     };
     report.auth = Some(write_states(&mut target, &plan).await?);

@@ -14,6 +14,7 @@ use crate::progress;
 use crate::pure::dependents::{self, Doomed, Mode};
 use crate::pure::fixture::{Kind, Tag};
 use crate::pure::plan::{self, Goal};
+use crate::pure::wording::{agree, count};
 use crate::report::{Report, ScaleLine};
 
 use super::Outcome;
@@ -59,7 +60,7 @@ pub async fn run(g: &Config, args: &SeedArgs) -> Result<Outcome> {
     let mut report = Report {
         command: "seed",
         dry_run,
-        notes: [&target.notes[..], &target.credentials.notes[..]].concat(),
+        notes: target.notes_with_credentials(),
         ..Report::default()
     };
     report.tables_from(&plan);
@@ -101,9 +102,12 @@ pub async fn run(g: &Config, args: &SeedArgs) -> Result<Outcome> {
         let n: usize = left.iter().map(|(_, n)| n).sum();
         let tables: Vec<String> = left.iter().map(|(t, n)| format!("{t} {n}")).collect();
         report.notes.push(format!(
-            "{n} {} hang off the fixture without being part of it ({}); verify reports them as extra, and `seed --prune` removes them",
-            if n == 1 { "row" } else { "rows" },
-            tables.join(", ")
+            "{} {} off the fixture without being part of it ({}); verify reports {} as extra, and `seed --prune` removes {}",
+            count(n, "row"),
+            agree(n, "hangs", "hang"),
+            tables.join(", "),
+            agree(n, "it", "them"),
+            agree(n, "it", "them"),
         ));
     }
     if complete && report.changes() == 0 && report.scale.as_ref().is_none_or(|s| !s.written) {
@@ -132,12 +136,12 @@ fn blocked_note(target: &Session, plan: &plan::Plan) -> Option<String> {
     }
     (!missing.is_empty()).then(|| {
         format!(
-            "{} fixture {} missing and cannot be created without {} ({}): set it and run seed again; verify reports {} as missing",
-            missing.len(),
-            if missing.len() == 1 { "row is" } else { "rows are" },
+            "{} {} missing and cannot be created without {} ({}): set it and run seed again; verify reports {} as missing",
+            count(missing.len(), "fixture row"),
+            agree(missing.len(), "is", "are"),
             needs.into_iter().collect::<Vec<_>>().join(", "),
             missing.join(", "),
-            if missing.len() == 1 { "it" } else { "them" },
+            agree(missing.len(), "it", "them"),
         )
     })
 }
