@@ -83,8 +83,8 @@ async fn rehearse(g: &Config, target: &mut Session) -> Result<Rehearsal> {
     };
     let seed = plan::diff(&target.fixture, &state, extras, Goal::Fixture);
     let teardown = plan::diff(&removal, &state, doomed, Goal::Removal);
-    let mut statements = seed.statements(&target.fixture, &target.catalog);
-    statements.extend(teardown.statements(&removal, &target.catalog));
+    let mut statements = seed.statements(&target.catalog);
+    statements.extend(teardown.statements(&target.catalog));
     rehearsal.statements_planned = statements.len();
     if !statements.is_empty() {
         // EXPLAIN without ANALYZE plans a write without running it, which a

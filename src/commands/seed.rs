@@ -64,8 +64,8 @@ pub async fn run(g: &Config, args: &SeedArgs) -> Result<Outcome> {
         ..Report::default()
     };
     report.tables_from(&plan);
-    let statements = plan.statements(&target.fixture, &target.catalog);
-    let mut tags = plan.touched(&target.fixture);
+    let statements = plan.statements(&target.catalog);
+    let mut tags = plan.touched();
     if dry_run {
         if scale > 0 {
             let (source, expected) = scale::expected(g, &target, scale)?.expect("scale > 0");
@@ -95,7 +95,7 @@ pub async fn run(g: &Config, args: &SeedArgs) -> Result<Outcome> {
     if let Some(plan) = &auth {
         report.auth = Some(super::auth::write_states(&mut target, plan).await?);
     }
-    let blocked = blocked_note(&target, &plan);
+    let blocked = blocked_note(&plan);
     let complete = blocked.is_none() && left.is_empty();
     report.notes.extend(blocked);
     if !left.is_empty() {
@@ -121,17 +121,13 @@ pub async fn run(g: &Config, args: &SeedArgs) -> Result<Outcome> {
 }
 
 /// Says which missing fixture rows could not be created, and what they need.
-fn blocked_note(target: &Session, plan: &plan::Plan) -> Option<String> {
+fn blocked_note(plan: &plan::Plan) -> Option<String> {
     let mut missing = Vec::new();
     let mut needs = BTreeSet::new();
-    for (tp, rows) in plan.tables.iter().zip(&target.fixture.tables) {
-        for &i in &tp.blocked {
-            missing.push(format!(
-                "{}/{}",
-                tp.table,
-                rows.key_of(&rows.rows[i].values)
-            ));
-            needs.extend(rows.rows[i].needs.clone());
+    for tp in &plan.tables {
+        for b in &tp.blocked {
+            missing.push(format!("{}/{}", tp.table, b.key));
+            needs.insert(b.needs.clone());
         }
     }
     (!missing.is_empty()).then(|| {

@@ -48,7 +48,7 @@ pub async fn run(g: &Config, args: &WriteArgs) -> Result<Outcome> {
     if dry_run {
         target.rollback().await?;
     } else {
-        let statements = plan.statements(&target.fixture, &target.catalog);
+        let statements = plan.statements(&target.catalog);
         let counts = target.commit(statements).await?;
         // Report what the deletes really removed.
         for line in &mut report.tables {
@@ -61,7 +61,7 @@ pub async fn run(g: &Config, args: &WriteArgs) -> Result<Outcome> {
     }
     // Everything the fixture is goes from the cache, whether or not its rows were there.
     let mut tags = target.all_tags();
-    tags.extend(plan.touched(&target.fixture));
+    tags.extend(plan.touched());
     engine::drop_keys(cache.as_mut(), &tags, KeyDrop::after(dry_run), &mut report).await?;
     target.finish(&mut report, cache.as_ref(), started);
     target.db.close().await;

@@ -14,7 +14,7 @@ use crate::error::{ExitCode, Failure, Result};
 use crate::io::cache::{CachedKey, Families};
 use crate::pure::clock;
 use crate::pure::dependents::Mode;
-use crate::pure::fixture::{Fixture, Row};
+use crate::pure::fixture::Row;
 use crate::pure::plan::{self, Goal, Plan};
 use crate::pure::snapshot::Snapshot;
 use crate::report::{CacheLine, Finding, FindingKind, Report};
@@ -52,7 +52,7 @@ pub async fn run(g: &Config, args: &VerifyArgs) -> Result<Outcome> {
     .await?;
     target.rollback().await?;
     let plan = plan::diff(&target.fixture, &state, doomed, Goal::Fixture);
-    let mut findings = rows(&plan, &target.fixture);
+    let mut findings = rows(&plan);
     findings.extend(counters(&state));
     if let (Some((_, expected)), Some(held)) = (&expected, &held) {
         findings.extend(scale_findings(expected, held));
@@ -111,27 +111,20 @@ pub async fn run(g: &Config, args: &VerifyArgs) -> Result<Outcome> {
 }
 
 /// Missing rows, drifted columns and extra rows, from the plan.
-fn rows(plan: &Plan, fixture: &Fixture) -> Vec<Finding> {
+fn rows(plan: &Plan) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (tp, rows) in plan.tables.iter().zip(&fixture.tables) {
-        for &i in tp.insert.iter().chain(&tp.blocked) {
-            out.push(finding(
-                FindingKind::Missing,
-                &tp.table,
-                rows.key_of(&rows.rows[i].values),
-            ));
+    for tp in &plan.tables {
+        let missing = tp.insert.iter().map(|w| &w.key);
+        for key in missing.chain(tp.blocked.iter().map(|b| &b.key)) {
+            out.push(finding(FindingKind::Missing, &tp.table, key.clone()));
         }
-        for (i, drifts) in &tp.update {
+        for (write, drifts) in &tp.update {
             for d in drifts {
                 out.push(Finding {
                     column: Some(d.column.clone()),
                     expected: Some(d.expected.clone()),
                     actual: Some(d.actual.clone()),
-                    ..finding(
-                        FindingKind::Drift,
-                        &tp.table,
-                        rows.key_of(&rows.rows[*i].values),
-                    )
+                    ..finding(FindingKind::Drift, &tp.table, write.key.clone())
                 });
             }
         }

@@ -2,7 +2,7 @@
 //! purely from the fixture, the state read back and the rows hanging off it.
 //! `seed`, `--dry-run`, `verify` and `teardown` all read this one structure.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -22,21 +22,53 @@ pub struct Drift {
     pub actual: Value,
 }
 
+/// A fixture row the plan writes, owned: its key (for reports), the values
+/// the upsert carries and the cache tags it shows under.
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub key: String,
+    /// The desired values, plus the stored values of columns this run
+    /// cannot compute, written back unchanged.
+    pub values: Row,
+    pub tags: Vec<Tag>,
+}
+
+/// A missing fixture row this run cannot create, and what creating it needs.
+#[derive(Debug, Clone)]
+pub struct Blocked {
+    pub key: String,
+    pub needs: String,
+}
+
+/// How a table's upsert names its columns: every column any fixture row
+/// has, the key it conflicts on, and the columns it leaves alone.
+#[derive(Debug, Clone, Default)]
+struct Shape {
+    columns: Vec<String>,
+    key: Vec<String>,
+    unowned: Vec<String>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct TablePlan {
     pub table: String,
-    /// Fixture rows (indexes into the table's rows) missing from the database.
-    pub insert: Vec<usize>,
+    /// Fixture rows missing from the database.
+    pub insert: Vec<Write>,
     /// Fixture rows present with owned columns drifted.
-    pub update: Vec<(usize, Vec<Drift>)>,
+    pub update: Vec<(Write, Vec<Drift>)>,
     pub unchanged: usize,
     /// Rows that go (extras for seed --prune, everything for teardown).
     pub delete: usize,
     /// Missing fixture rows this run cannot create (their secret is not set).
-    pub blocked: Vec<usize>,
-    /// For updated rows with columns this run cannot compute: the stored
-    /// values of those columns, written back unchanged.
-    pub kept: BTreeMap<usize, Row>,
+    pub blocked: Vec<Blocked>,
+    shape: Shape,
+}
+
+impl TablePlan {
+    /// The rows the upsert writes: inserts, then updates.
+    fn writes(&self) -> impl Iterator<Item = &Write> {
+        self.insert.iter().chain(self.update.iter().map(|(w, _)| w))
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -47,12 +79,11 @@ pub struct Plan {
 
 impl Plan {
     /// Cache tags of every row the plan inserts, changes or deletes.
-    pub fn touched(&self, fixture: &Fixture) -> BTreeSet<Tag> {
+    pub fn touched(&self) -> BTreeSet<Tag> {
         let mut tags = BTreeSet::new();
-        for (tp, rows) in self.tables.iter().zip(&fixture.tables) {
-            let changed = tp.insert.iter().chain(tp.update.iter().map(|(i, _)| i));
-            for &i in changed {
-                tags.extend(rows.rows[i].tags.iter().cloned());
+        for tp in &self.tables {
+            for w in tp.writes() {
+                tags.extend(w.tags.iter().cloned());
             }
         }
         for found in self.doomed.values() {
@@ -65,7 +96,7 @@ impl Plan {
 
     /// The statements that carry the plan out: deletes children-first, then
     /// one upsert per table parents-first. Each reports its row count.
-    pub fn statements(&self, fixture: &Fixture, catalog: &Catalog) -> Vec<String> {
+    pub fn statements(&self, catalog: &Catalog) -> Vec<String> {
         let mut out = Vec::new();
         for table in dependents::delete_order(catalog, &self.doomed) {
             out.push(dependents::delete_statement(
@@ -74,25 +105,13 @@ impl Plan {
                 &self.doomed[&table],
             ));
         }
-        for (tp, rows) in self.tables.iter().zip(&fixture.tables) {
-            let changed: Vec<usize> = tp
-                .insert
-                .iter()
-                .copied()
-                .chain(tp.update.iter().map(|(i, _)| *i))
+        for tp in &self.tables {
+            let data: Vec<Value> = tp
+                .writes()
+                .map(|w| Value::Object(w.values.clone()))
                 .collect();
-            if !changed.is_empty() {
-                let data = changed
-                    .iter()
-                    .map(|i| {
-                        let mut row = rows.rows[*i].values.clone();
-                        if let Some(kept) = tp.kept.get(i) {
-                            row.extend(kept.clone());
-                        }
-                        row
-                    })
-                    .collect();
-                out.push(upsert(rows, data));
+            if !data.is_empty() {
+                out.push(upsert(&tp.table, &tp.shape, data));
             }
         }
         out
@@ -116,33 +135,42 @@ pub fn diff(fixture: &Fixture, state: &Snapshot, doomed: Doomed, goal: Goal) -> 
         let mut tp = TablePlan {
             table: rows.table.clone(),
             delete: doomed.get(&rows.table).map_or(0, |f| f.rows.len()),
+            shape: Shape {
+                columns: rows.columns(),
+                key: rows.key.clone(),
+                unowned: rows.unowned.clone(),
+            },
             ..TablePlan::default()
         };
         if goal == Goal::Fixture {
             let read = state.tables.get(&rows.table);
-            for (i, row) in rows.rows.iter().enumerate() {
+            for row in &rows.rows {
                 let key = rows.key_of(&row.values);
+                let mut write = Write {
+                    key: key.clone(),
+                    values: row.values.clone(),
+                    tags: row.tags.clone(),
+                };
                 match read.and_then(|r| r.get(&key)) {
                     Some((desired, Some(actual))) => {
                         let drifts = drifted(rows, row, desired, actual);
                         if drifts.is_empty() {
                             tp.unchanged += 1;
                         } else {
-                            if !row.kept.is_empty() {
-                                let kept = row
-                                    .kept
-                                    .iter()
-                                    .map(|c| {
-                                        (c.clone(), actual.get(c).cloned().unwrap_or(Value::Null))
-                                    })
-                                    .collect();
-                                tp.kept.insert(i, kept);
+                            for c in &row.kept {
+                                let stored = actual.get(c).cloned().unwrap_or(Value::Null);
+                                write.values.insert(c.clone(), stored);
                             }
-                            tp.update.push((i, drifts));
+                            tp.update.push((write, drifts));
                         }
                     }
-                    _ if row.needs.is_some() => tp.blocked.push(i),
-                    _ => tp.insert.push(i),
+                    _ => match &row.needs {
+                        Some(needs) => tp.blocked.push(Blocked {
+                            key,
+                            needs: needs.clone(),
+                        }),
+                        None => tp.insert.push(write),
+                    },
                 }
             }
         }
@@ -185,21 +213,20 @@ fn drifted(rows: &TableRows, row: &FixtureRow, desired: &Row, actual: &Row) -> V
 }
 
 /// `INSERT … SELECT FROM json_populate_recordset … ON CONFLICT DO UPDATE` of
-/// `data` (rows of `rows.table`): owned columns are restored, unowned ones
-/// left as they are.
-fn upsert(rows: &TableRows, data: Vec<Row>) -> String {
-    let mut columns = rows.columns();
-    for row in &data {
+/// `data` (rows of `table`): owned columns are restored, unowned ones left as
+/// they are.
+fn upsert(table: &str, shape: &Shape, data: Vec<Value>) -> String {
+    let mut columns = shape.columns.clone();
+    for row in data.iter().filter_map(Value::as_object) {
         for c in row.keys() {
             if !columns.contains(c) {
                 columns.push(c.clone());
             }
         }
     }
-    let data: Vec<Value> = data.into_iter().map(Value::Object).collect();
     let owned: Vec<&String> = columns
         .iter()
-        .filter(|c| !rows.key.contains(c) && !rows.unowned.contains(c))
+        .filter(|c| !shape.key.contains(c) && !shape.unowned.contains(c))
         .collect();
     let on_conflict = if owned.is_empty() {
         "DO NOTHING".to_string()
@@ -212,13 +239,13 @@ fn upsert(rows: &TableRows, data: Vec<Row>) -> String {
         format!("DO UPDATE SET {sets}")
     };
     sql::counted(
-        &rows.table,
+        table,
         &format!(
-            "INSERT INTO {table} ({cols}) SELECT {cols} FROM json_populate_recordset(NULL::{table}, {data}) ON CONFLICT ({key}) {on_conflict}",
-            table = sql::ident(&rows.table),
+            "INSERT INTO {t} ({cols}) SELECT {cols} FROM json_populate_recordset(NULL::{t}, {data}) ON CONFLICT ({key}) {on_conflict}",
+            t = sql::ident(table),
             cols = sql::columns(&columns, None),
             data = sql::json(&Value::Array(data)),
-            key = sql::columns(&rows.key, None),
+            key = sql::columns(&shape.key, None),
         ),
     )
 }
@@ -282,7 +309,7 @@ mod tests {
                 .all(|t| t.insert.is_empty() && t.update.is_empty())
         );
         assert_eq!(line(&plan, "scenes").unchanged, 45);
-        assert!(plan.statements(&f, &catalog_for(&f)).is_empty());
+        assert!(plan.statements(&catalog_for(&f)).is_empty());
     }
 
     #[test]
@@ -354,9 +381,9 @@ mod tests {
         let plan = diff(&f, &s, Doomed::new(), Goal::Fixture);
         let keys = line(&plan, "api_keys");
         assert_eq!(keys.update.len(), 1);
-        let kept = keys.kept.values().next().unwrap();
-        assert_eq!(kept["key_hash"], "stored-hash");
-        let sql = plan.statements(&f, &catalog_for(&f)).join("\n");
+        let (write, _) = &keys.update[0];
+        assert_eq!(write.values["key_hash"], "stored-hash");
+        let sql = plan.statements(&catalog_for(&f)).join("\n");
         assert!(
             sql.contains("stored-hash"),
             "the upsert carries the stored hash"
@@ -397,7 +424,7 @@ mod tests {
             },
         );
         let plan = diff(&f, &Snapshot::default(), doomed, Goal::Fixture);
-        let statements = plan.statements(&f, &catalog_for(&f));
+        let statements = plan.statements(&catalog_for(&f));
         assert!(
             statements[0].contains("DELETE FROM \"comments\""),
             "{}",
@@ -424,7 +451,7 @@ mod tests {
         let mut s = exact(&f);
         stored(&mut s, "scenes", 0).insert("title".into(), "x".into());
         let plan = diff(&f, &s, doomed, Goal::Fixture);
-        let touched = plan.touched(&f);
+        let touched = plan.touched();
         assert!(touched.contains(&(Kind::Story, "gone".to_string())));
         assert!(touched.iter().any(|(k, _)| *k == Kind::Scene));
         assert_eq!(touched.iter().filter(|(k, _)| *k == Kind::Scene).count(), 1);
