@@ -222,8 +222,8 @@ fn collect_objects<'a>(value: &'a Value, out: &mut Vec<&'a serde_json::Map<Strin
 
 /// Load-test data: row counts per table and the scenes' content checksum.
 fn scale_findings(
-    expected: &crate::io::scale::Summary,
-    held: &crate::io::scale::Summary,
+    expected: &crate::pure::load::Summary,
+    held: &crate::pure::load::Summary,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     let tables: std::collections::BTreeSet<&String> =

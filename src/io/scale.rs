@@ -1,9 +1,7 @@
-//! Scale mode: N load-test stories of the fixture's shape, streamed to
-//! PostgreSQL with COPY, one table per pass in parents-first order. A
-//! generator thread produces each table's COPY text while the connection
-//! sends it, so generating and loading overlap, and memory stays flat
-//! whatever N is. An order-independent checksum of the scenes lets `seed`
-//! skip data that is already exact and `verify` check content cheaply.
+//! Scale mode's I/O: the load-test stories of `pure::load` streamed to
+//! PostgreSQL with COPY, parents first. A generator thread produces COPY text
+//! while the connection sends it, through private spool files for the small
+//! tables, so generating and loading overlap and memory stays flat whatever N is.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -11,77 +9,31 @@ use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde_json::Value;
-use sha2::{Digest, Sha256};
-
 use crate::error::{ExitCode, Failure, Result};
 use crate::io::db::Db;
 use crate::pure::catalog::Catalog;
-use crate::pure::fit;
-use crate::pure::fixture::{self, Accounts, Fixture};
+use crate::pure::fixture::{Accounts, Fixture};
+use crate::pure::load::{self, Generator, STREAMED, Summary, copy_line, scene_hash};
 use crate::pure::seedfile::SeedFile;
 use crate::pure::sql;
 
-/// What scale mode writes, or what the database holds of it.
-#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Summary {
-    /// Rows per table.
-    pub rows: BTreeMap<String, u64>,
-    /// Sum of 60-bit prefixes of each scene's SHA-256 (id, title, content).
-    pub checksum: String,
-    /// Bytes of COPY text (not part of the comparison's meaning, always 0 from the database).
-    #[serde(skip)]
-    pub bytes: u64,
-}
-
-impl Summary {
-    /// Same rows and content, whatever the byte counts.
-    pub fn same_data(&self, other: &Summary) -> bool {
-        self.rows == other.rows && self.checksum == other.checksum
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.values().all(|n| *n == 0)
-    }
-}
-
-/// Everything a generator thread needs, shared without borrowing.
+/// A generator shared by the threads that produce COPY text.
 #[derive(Clone)]
 pub struct Source {
-    file: Arc<SeedFile>,
-    accounts: Arc<Accounts>,
-    catalog: Arc<Catalog>,
+    generator: Arc<Generator>,
     pub stories: u32,
 }
 
 impl Source {
     pub fn new(file: &SeedFile, accounts: &Accounts, catalog: &Catalog, stories: u32) -> Source {
         Source {
-            file: Arc::new(file.clone()),
-            accounts: Arc::new(accounts.clone()),
-            catalog: Arc::new(catalog.clone()),
+            generator: Arc::new(Generator::new(file, accounts, catalog)),
             stories,
         }
     }
 
-    /// Story `n`, fitted to the catalog like the fixture (only `tables` complete when given).
     fn story(&self, n: u32, tables: Option<&[String]>) -> Result<Fixture> {
-        let mut story = fixture::scale_story(&self.file, &self.accounts, n, tables);
-        match fit::fit(&mut story, &self.catalog).failure() {
-            Some(f) => Err(f),
-            None => Ok(story),
-        }
-    }
-
-    /// The tables a story fills, parents first, with their columns.
-    fn layout(&self) -> Result<Vec<(String, Vec<String>)>> {
-        let first = self.story(1, None)?;
-        Ok(first
-            .tables
-            .iter()
-            .filter(|t| !t.rows.is_empty())
-            .map(|t| (t.table.clone(), t.columns()))
-            .collect())
+        self.generator.story(n, tables)
     }
 
     /// Counts and checksum of all the data, generated without writing anything.
@@ -101,7 +53,7 @@ impl Source {
     /// files; then one full pass streams scenes straight into COPY while the
     /// tables after them spool, and those are copied last.
     pub async fn stream(&self, db: &mut Db, progress: &indicatif::ProgressBar) -> Result<Summary> {
-        let layout = self.layout()?;
+        let layout = self.generator.layout()?;
         let split = layout
             .iter()
             .position(|(t, _)| t == STREAMED)
@@ -162,9 +114,6 @@ impl Source {
         Ok(summary)
     }
 }
-
-/// The table streamed straight into COPY: the one holding nearly all the text.
-const STREAMED: &str = "scenes";
 
 fn copy_statement(table: &str, columns: &[String]) -> String {
     format!(
@@ -341,121 +290,10 @@ impl Sink {
     }
 }
 
-impl Summary {
-    fn merge(&mut self, other: Summary) {
-        for (t, n) in other.rows {
-            *self.rows.entry(t).or_default() += n;
-        }
-        let sum = self.checksum.parse::<u128>().unwrap_or(0)
-            + other.checksum.parse::<u128>().unwrap_or(0);
-        self.checksum = sum.to_string();
-        self.bytes += other.bytes;
-    }
-}
-
-/// One row in COPY's text format: tab-separated, `\N` for NULL, escaped.
-fn copy_line(columns: &[String], row: &fixture::Row, out: &mut Vec<u8>) {
-    let mut line = String::new();
-    for (i, c) in columns.iter().enumerate() {
-        if i > 0 {
-            line.push('\t');
-        }
-        match row.get(c) {
-            None | Some(Value::Null) => line.push_str("\\N"),
-            Some(Value::String(s)) => escape(s, &mut line),
-            Some(v @ (Value::Array(_) | Value::Object(_))) => escape(&v.to_string(), &mut line),
-            Some(v) => line.push_str(&v.to_string()),
-        }
-    }
-    line.push('\n');
-    out.extend_from_slice(line.as_bytes());
-}
-
-/// COPY text escaping; runs without special bytes are copied whole (the
-/// special characters are ASCII, so byte positions are character boundaries).
-fn escape(text: &str, out: &mut String) {
-    let mut start = 0;
-    for (i, b) in text.bytes().enumerate() {
-        let escaped = match b {
-            b'\\' => "\\\\",
-            b'\t' => "\\t",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            _ => continue,
-        };
-        out.push_str(&text[start..i]);
-        out.push_str(escaped);
-        start = i + 1;
-    }
-    out.push_str(&text[start..]);
-}
-
-/// First 60 bits of SHA-256(id:title:hex(SHA-256(content))); summed, order does not matter.
-fn scene_hash(row: &fixture::Row) -> u128 {
-    let text = |c: &str| {
-        row.get(c)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let content = hex(&Sha256::digest(text("content").as_bytes()));
-    let digest = hex(&Sha256::digest(
-        format!("{}:{}:{content}", text("id"), text("title")).as_bytes(),
-    ));
-    u128::from(u64::from_str_radix(&digest[..15], 16).unwrap_or(0))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    out
-}
-
-/// The same counts and checksum computed by the database, in one statement.
-pub fn state_query(account: &str) -> String {
-    format!(
-        "WITH s AS (SELECT id FROM stories WHERE author_id = {acct}), \
-         c AS (SELECT id FROM chapters WHERE story_id IN (SELECT id FROM s)), \
-         x AS (SELECT id, title, content FROM scenes WHERE chapter_id IN (SELECT id FROM c)), \
-         p AS (SELECT id FROM community_posts WHERE story_id IN (SELECT id FROM s)) \
-         SELECT json_build_object( \
-           'stories', (SELECT count(*) FROM s), 'chapters', (SELECT count(*) FROM c), \
-           'scenes', (SELECT count(*) FROM x), 'community_posts', (SELECT count(*) FROM p), \
-           'community_replies', (SELECT count(*) FROM community_replies WHERE post_id IN (SELECT id FROM p)), \
-           'post_likes', (SELECT count(*) FROM post_likes WHERE post_id IN (SELECT id FROM p)), \
-           'story_likes', (SELECT count(*) FROM story_likes WHERE story_id IN (SELECT id FROM s)), \
-           'checksum', (SELECT coalesce(sum(('x' || substr(encode(sha256(convert_to(id || ':' || title || ':' || \
-              encode(sha256(convert_to(coalesce(content, ''), 'UTF8')), 'hex'), 'UTF8')), 'hex'), 1, 15))::bit(60)::bigint), 0) FROM x)::text \
-         )::text",
-        acct = sql::literal(account)
-    )
-}
-
 /// What the database holds of the scale data owned by `account`.
 pub async fn read_state(db: &mut Db, account: &str) -> Result<Summary> {
-    let v = db.json(state_query(account), 1).await?;
-    let checksum = v["checksum"]
-        .as_str()
-        .filter(|c| c.parse::<u128>().is_ok())
-        .ok_or_else(|| {
-            crate::error::unexpected(&db.shown, "a load-test checksum that is not a number")
-        })?;
-    let mut summary = Summary {
-        checksum: checksum.to_string(),
-        ..Summary::default()
-    };
-    if let Value::Object(m) = v {
-        for (k, n) in m {
-            if let Some(n) = n.as_u64().filter(|n| *n > 0) {
-                summary.rows.insert(k, n);
-            }
-        }
-    }
-    Ok(summary)
+    let v = db.json(load::state_query(account), 1).await?;
+    load::parse_state(v).map_err(|what| crate::error::unexpected(&db.shown, &what))
 }
 
 /// The expected data for `n` load-test stories of `target`'s fixture, with a
@@ -473,26 +311,4 @@ pub fn expected(
     let summary = source.expected(&bar)?;
     bar.finish_and_clear();
     Ok(Some((source, summary)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn copy_text_escapes_specials_and_writes_nulls() {
-        let mut out = String::new();
-        escape("a\\b\tc\nd\re ünï", &mut out);
-        assert_eq!(out, "a\\\\b\\tc\\nd\\re ünï");
-        let row: fixture::Row =
-            serde_json::from_value(serde_json::json!({"a": "x\ty", "b": null, "c": 3, "d": [1]}))
-                .unwrap();
-        let mut line = Vec::new();
-        copy_line(
-            &["a".into(), "b".into(), "c".into(), "d".into()],
-            &row,
-            &mut line,
-        );
-        assert_eq!(String::from_utf8(line).unwrap(), "x\\ty\t\\N\t3\t[1]\n");
-    }
 }

@@ -10,6 +10,7 @@ pub mod dependents;
 pub mod fit;
 pub mod fixture;
 pub mod ids;
+pub mod load;
 pub mod plan;
 pub mod redact;
 pub mod seedfile;
