@@ -18,7 +18,7 @@ readonly DB_NAME="fictures"
 # Filled in by resolve_paths / load_state (PG_BIN may come from the environment).
 PG_BIN="${PG_BIN:-}" PG_ROOT="" PG_DATA="" PG_SOCK="" PG_LOG=""
 REDIS_DIR="" REDIS_CONF="" REDIS_PID="" REDIS_LOG="" TLS_DIR="" STATE_FILE="" ENV_FILE=""
-PG_PORT="" REDIS_PORT="" REDIS_TLS_PORT="" TLS=0 REDIS_TLS=0
+PG_PORT="" REDIS_PORT="" REDIS_TLS_PORT="" TLS=0
 
 # ---------------------------------------------------------------- helpers
 
@@ -155,14 +155,13 @@ load_state() {
       REDIS_PORT) REDIS_PORT="$v" ;;
       REDIS_TLS_PORT) REDIS_TLS_PORT="$v" ;;
       TLS) TLS="$v" ;;
-      REDIS_TLS) REDIS_TLS="$v" ;;
     esac
   done <"$STATE_FILE"
 }
 
 save_state() {
-  printf 'PG_PORT=%s\nREDIS_PORT=%s\nREDIS_TLS_PORT=%s\nTLS=%s\nREDIS_TLS=%s\n' \
-    "$PG_PORT" "$REDIS_PORT" "$REDIS_TLS_PORT" "$TLS" "$REDIS_TLS" >"$STATE_FILE.tmp"
+  printf 'PG_PORT=%s\nREDIS_PORT=%s\nREDIS_TLS_PORT=%s\nTLS=%s\n' \
+    "$PG_PORT" "$REDIS_PORT" "$REDIS_TLS_PORT" "$TLS" >"$STATE_FILE.tmp"
   mv -f "$STATE_FILE.tmp" "$STATE_FILE"
 }
 
@@ -245,14 +244,6 @@ make_certs() {
   chmod 600 "$TLS_DIR/server.key" "$TLS_DIR/ca.key"
 }
 
-# Debian's redis is normally built with TLS, but a build without it would reject tls-port;
-# start_redis also falls back to plain Redis if the TLS start fails anyway.
-redis_supports_tls() {
-  local libs
-  libs="$(ldd "$(command -v redis-server)" 2>/dev/null)" || return 1
-  [[ "$libs" == *libssl* ]]
-}
-
 # ---------------------------------------------------------------- PostgreSQL
 
 # Put the cluster outside the repo when postgres cannot reach it there (repo under a 0700 dir
@@ -310,11 +301,6 @@ check_pg_version() {
   [[ "$have" == "$want" ]] || die "cluster in $PG_DATA is PostgreSQL $have but $PG_BIN is $want; run 'scripts/stack.sh down' and 'up' again."
 }
 
-has_pg_stat_statements() {
-  [[ -f "$("$PG_BIN/pg_config" --sharedir 2>/dev/null)/extension/pg_stat_statements.control" ]] \
-    || [[ -f /usr/share/postgresql/15/extension/pg_stat_statements.control ]]
-}
-
 # Rewritten before every start, because the port (and TLS) can change between starts.
 write_pg_conf() {
   {
@@ -326,10 +312,6 @@ write_pg_conf() {
     echo "fsync = off"
     echo "synchronous_commit = off"
     echo "full_page_writes = off"
-    if has_pg_stat_statements; then
-      echo "shared_preload_libraries = 'pg_stat_statements'"
-      echo "pg_stat_statements.track = all"
-    fi
     echo "hba_file = '$PG_ROOT/pg_hba.conf'"
     if [[ "$TLS" == 1 ]]; then
       echo "ssl = on"
@@ -477,7 +459,7 @@ write_redis_conf() {
     echo "databases 256"
     echo 'save ""'
     echo "appendonly no"
-    if [[ "$REDIS_TLS" == 1 ]]; then
+    if [[ "$TLS" == 1 ]]; then
       echo "tls-port $REDIS_TLS_PORT"
       echo "tls-cert-file $TLS_DIR/server.crt"
       echo "tls-key-file $TLS_DIR/server.key"
@@ -489,7 +471,7 @@ write_redis_conf() {
 
 start_redis() {
   REDIS_PORT="$(reuse_or_pick "$REDIS_PORT" "$REDIS_PORT_START" "$PG_PORT")"
-  if [[ "$REDIS_TLS" == 1 ]]; then
+  if [[ "$TLS" == 1 ]]; then
     REDIS_TLS_PORT="$(reuse_or_pick "$REDIS_TLS_PORT" $((REDIS_PORT + 1)) "$PG_PORT" "$REDIS_PORT")"
   else
     REDIS_TLS_PORT=""
@@ -498,13 +480,6 @@ start_redis() {
   write_redis_conf
   say "starting Redis on 127.0.0.1:$REDIS_PORT${REDIS_TLS_PORT:+ (TLS on $REDIS_TLS_PORT)}"
   if ! redis-server "$REDIS_CONF" </dev/null >>"$REDIS_LOG" 2>&1 9>&-; then
-    if [[ "$REDIS_TLS" == 1 ]]; then
-      tail_log "$REDIS_LOG"
-      say "note: redis-server would not start with TLS (log above); starting it without TLS"
-      REDIS_TLS=0
-      start_redis
-      return 0
-    fi
     tail_log "$REDIS_LOG"
     die "redis-server refused to start with $REDIS_CONF; see the log above."
   fi
@@ -546,7 +521,7 @@ env_lines() {
   echo "export STACK_PG_ADMIN_URL=postgres://$PG_SUPERUSER@127.0.0.1:$PG_PORT/postgres"
   if [[ "$TLS" == 1 ]]; then
     echo "export DATABASE_URL_TLS=postgres://$PG_SUPERUSER@127.0.0.1:$PG_PORT/$DB_NAME?sslmode=require"
-    [[ "$REDIS_TLS" == 1 ]] && echo "export REDIS_URL_TLS=rediss://127.0.0.1:$REDIS_TLS_PORT/0"
+    echo "export REDIS_URL_TLS=rediss://127.0.0.1:$REDIS_TLS_PORT/0"
     echo "export STACK_TLS_CA=$TLS_DIR/ca.crt"
   fi
   return 0
@@ -567,12 +542,6 @@ apply_tls_request() {
   if pg_initialized; then stop_pg; fi
   stop_redis
   TLS=1
-  if redis_supports_tls; then
-    REDIS_TLS=1
-  else
-    REDIS_TLS=0
-    say "note: this redis-server build has no TLS support; REDIS_URL_TLS will not be set"
-  fi
 }
 
 cmd_up() {
@@ -615,44 +584,37 @@ cmd_down() {
   say "stack is down; removed $STACK_DIR"
 }
 
-# Loads state and returns 0 only when both servers answer on their recorded ports.
-stack_answers() {
-  [[ -d "$STACK_DIR" ]] || return 1
+# Loads state and sets PG_OK / REDIS_OK to 1 for each server that answers on its recorded port.
+PG_OK=0 REDIS_OK=0
+probe() {
+  [[ -d "$STACK_DIR" ]] || return 0
   load_state
-  find_pg_bin || return 1
-  local ok=0
-  if pg_running; then PG_PORT="$(pg_live_port)"; fi
-  pg_running && pg_answers || ok=1
-  redis_running && redis_answers || ok=1
-  return "$ok"
+  if find_pg_bin && pg_running; then
+    PG_PORT="$(pg_live_port)"
+    pg_answers && PG_OK=1
+  fi
+  redis_running && redis_answers && REDIS_OK=1
+  return 0
 }
 
 cmd_status() {
-  local rc=0 pg_ok=0 redis_ok=0
-  if [[ -d "$STACK_DIR" ]]; then
-    load_state
-    if find_pg_bin && pg_running; then
-      PG_PORT="$(pg_live_port)"
-      pg_answers && pg_ok=1
-    fi
-    redis_running && redis_answers && redis_ok=1
-  fi
-  if (( pg_ok )); then
+  probe
+  if (( PG_OK )); then
     echo "postgres: running  postgres://$PG_SUPERUSER@127.0.0.1:$PG_PORT/$DB_NAME  (data $PG_DATA)"
   else
-    echo "postgres: not running"; rc=1
+    echo "postgres: not running"
   fi
-  if (( redis_ok )); then
+  if (( REDIS_OK )); then
     echo "redis:    running  redis://127.0.0.1:$REDIS_PORT/0${REDIS_TLS_PORT:+  rediss://127.0.0.1:$REDIS_TLS_PORT/0}"
   else
-    echo "redis:    not running"; rc=1
+    echo "redis:    not running"
   fi
-  (( rc == 0 )) || echo "(state dir: $STACK_DIR; start with scripts/stack.sh up)"
-  return "$rc"
+  (( PG_OK && REDIS_OK )) || { echo "(state dir: $STACK_DIR; start with scripts/stack.sh up)"; return 1; }
 }
 
 cmd_env() {
-  stack_answers || die "the stack is not up (state dir $STACK_DIR); run 'scripts/stack.sh up' first."
+  probe
+  (( PG_OK && REDIS_OK )) || die "the stack is not up (state dir $STACK_DIR); run 'scripts/stack.sh up' first."
   # Regenerated rather than cat'ed so it is right even if the env file was lost.
   env_lines
 }
