@@ -8,10 +8,11 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::error::{ExitCode, Failure, Result};
-use crate::io::cache::{Cache, Families};
+use crate::io::cache::Cache;
 use crate::io::db::{Db, Limits};
 use crate::pure::catalog::Catalog;
 use crate::pure::credentials::Credentials;
+use crate::pure::families::Families;
 use crate::pure::fit::{self, Fit};
 use crate::pure::fixture::{self, Account, Fixture, Tag};
 use crate::pure::seedfile::SeedFile;

@@ -1,108 +1,16 @@
-//! The app's Redis cache: which keys belong to which fixture entities (the
-//! families of cache-keys.md), and removing them with SCAN + UNLINK, never
-//! KEYS or FLUSHDB, since the cache is shared with everything else.
+//! The app's Redis cache: finding the keys of some families (exact keys
+//! directly, prefixed ones with a server-side scan in time-boxed steps),
+//! removing them with UNLINK, never KEYS or FLUSHDB, and reading them for
+//! the stale check. The cache is shared with everything else in that Redis.
 
-use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 
 use crate::error::{ExitCode, Failure, Result};
-use crate::pure::fixture::{Kind, Tag};
+use crate::pure::families::Families;
 use crate::pure::redact;
 use crate::retry;
-
-/// Lists that can hold any story, dropped whenever a fixture entity changes.
-const GLOBAL_LISTS: [&str; 3] = [
-    "stories:published",
-    "community:stories:all",
-    "community:stories:all:optimized",
-];
-
-/// The set of keys belonging to some entities: exact keys and key prefixes.
-#[derive(Debug, Default, Clone)]
-pub struct Families {
-    exact: HashSet<String>,
-    prefixes: HashSet<String>,
-}
-
-impl Families {
-    /// The families of `tags`, plus the global lists when there is any tag.
-    pub fn of(tags: &BTreeSet<Tag>) -> Families {
-        let mut f = Families::default();
-        for (kind, id) in tags {
-            match kind {
-                Kind::Story => {
-                    f.exact(&[
-                        format!("story:{id}"),
-                        format!("story:read:{id}"),
-                        format!("comments:story:{id}"),
-                        format!("comments:story:{id}:public"),
-                    ]);
-                    f.prefix(&[
-                        format!("story:{id}:"),
-                        format!("community:story:{id}:"),
-                        format!("fictures:studio:story:{id}:"),
-                        format!("fictures:cache-test:story:{id}:"),
-                    ]);
-                }
-                Kind::Chapter => {
-                    f.exact(&[
-                        format!("chapter:{id}"),
-                        format!("chapter:scenes:{id}"),
-                        format!("comments:chapter:{id}"),
-                        format!("comments:chapter:{id}:public"),
-                    ]);
-                    f.prefix(&[format!("chapter:{id}:")]);
-                }
-                Kind::Scene => {
-                    f.exact(&[
-                        format!("scene:{id}"),
-                        format!("comments:scene:{id}"),
-                        format!("comments:scene:{id}:public"),
-                    ]);
-                    f.prefix(&[format!("scene:{id}:")]);
-                }
-                Kind::Part => f.exact(&[format!("part:{id}")]),
-                Kind::Character => f.exact(&[format!("character:{id}")]),
-                Kind::Setting => f.exact(&[format!("setting:{id}")]),
-                Kind::User => {
-                    f.exact(&[
-                        format!("user:{id}"),
-                        format!("user:{id}:stories"),
-                        format!("fictures:studio:stories:user:{id}"),
-                    ]);
-                    f.prefix(&[format!("user:{id}:stories:")]);
-                }
-            }
-        }
-        if !tags.is_empty() {
-            f.exact(&GLOBAL_LISTS.map(String::from));
-        }
-        f
-    }
-
-    fn exact(&mut self, keys: &[String]) {
-        self.exact.extend(keys.iter().cloned());
-    }
-
-    fn prefix(&mut self, prefixes: &[String]) {
-        self.prefixes.extend(prefixes.iter().cloned());
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.exact.is_empty()
-    }
-
-    /// Whether `key` belongs to one of the families. Prefixes all end at a
-    /// `:`, so only the prefixes of `key` ending at one of its colons are tried.
-    pub fn matches(&self, key: &str) -> bool {
-        self.exact.contains(key)
-            || key
-                .match_indices(':')
-                .any(|(i, _)| self.prefixes.contains(&key[..=i]))
-    }
-}
 
 /// A key as `verify` reports it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -121,8 +29,37 @@ pub struct Cache {
     pub commands: u64,
 }
 
-/// Keys fetched per SCAN step and removed per UNLINK.
+/// Keys checked per EXISTS pipeline and removed per UNLINK.
 const BATCH: usize = 1000;
+
+/// Server time one scan step may take. The app shares this Redis, and its
+/// other clients wait while a script runs; 40 ms keeps every step under the
+/// 50 ms a shared cache tolerates (the overshoot is one SCAN of
+/// [`SCRIPT_COUNT`] buckets) while a keyspace of a million keys still takes
+/// few round trips. BENCHMARKS.md has the figures behind the choice.
+const SCRIPT_BUDGET: Duration = Duration::from_millis(40);
+
+/// Buckets per SCAN inside the script, between two looks at the clock.
+const SCRIPT_COUNT: u32 = 1000;
+
+/// Buckets per plain SCAN when scripts are refused: about 10 ms of server
+/// time per million keys on a slow machine.
+const SCAN_COUNT: u32 = 10_000;
+
+/// SCANs from ARGV[1] with MATCH ARGV[2], ARGV[4] buckets at a time, until
+/// the keyspace ends or ARGV[3] microseconds have passed; returns the next
+/// cursor and the matches. It reads only, so it may run on replicas and
+/// under memory pressure.
+const SCAN_SCRIPT: &str = r"#!lua flags=no-writes
+local function now() local t = redis.call('TIME') return t[1] * 1000000 + t[2] end
+local started, cursor, found = now(), ARGV[1], {}
+repeat
+  local r = redis.call('SCAN', cursor, 'MATCH', ARGV[2], 'COUNT', ARGV[4])
+  cursor = r[1]
+  for _, k in ipairs(r[2]) do found[#found + 1] = k end
+until cursor == '0' or now() - started >= tonumber(ARGV[3])
+return {cursor, found}
+";
 
 impl Cache {
     /// Connects and checks that Redis answers PING.
@@ -184,30 +121,92 @@ impl Cache {
         })
     }
 
-    /// Every key of `families`, found with one full SCAN of the keyspace.
+    /// Every key of `families` that exists: the exact keys checked in one
+    /// pipeline, the prefixed ones found by one pass over the keyspace per
+    /// MATCH pattern, with the server doing the matching.
     pub async fn scan(&mut self, families: &Families) -> redis::RedisResult<Vec<String>> {
         let mut found = Vec::new();
         if families.is_empty() {
             return Ok(found);
         }
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("COUNT")
-                .arg(BATCH)
-                .query_async(&mut self.con)
-                .await?;
-            self.commands += 1;
-            found.extend(keys.into_iter().filter(|k| families.matches(k)));
-            if next == 0 {
-                break;
+        let exact = families.exact_keys();
+        for chunk in exact.chunks(BATCH) {
+            let mut pipe = redis::pipe();
+            for k in chunk {
+                pipe.cmd("EXISTS").arg(k);
             }
-            cursor = next;
+            let there: Vec<bool> = pipe.query_async(&mut self.con).await?;
+            self.commands += 1;
+            found.extend(
+                chunk
+                    .iter()
+                    .zip(there)
+                    .filter(|(_, t)| *t)
+                    .map(|(k, _)| k.clone()),
+            );
+        }
+        for pattern in families.patterns() {
+            self.pass(&pattern, |key| {
+                if families.matches(&key) {
+                    found.push(key);
+                }
+            })
+            .await?;
         }
         found.sort();
         found.dedup();
         Ok(found)
+    }
+
+    /// One pass over the keyspace for `pattern`, handing each candidate to
+    /// `take`. Each step is a script that SCANs until its time budget is
+    /// spent, so a busy keyspace costs few round trips and no step holds
+    /// the shared server for long. Where scripts are refused (ACLs, hosted
+    /// Redis), plain SCAN MATCH steps of a fixed size do the same work.
+    async fn pass(
+        &mut self,
+        pattern: &str,
+        mut take: impl FnMut(String),
+    ) -> redis::RedisResult<()> {
+        let mut cursor = "0".to_string();
+        let mut scripted = true;
+        loop {
+            let step: redis::RedisResult<(String, Vec<String>)> = if scripted {
+                redis::cmd("EVAL")
+                    .arg(SCAN_SCRIPT)
+                    .arg(0)
+                    .arg(&cursor)
+                    .arg(pattern)
+                    .arg(SCRIPT_BUDGET.as_micros() as u64)
+                    .arg(SCRIPT_COUNT)
+                    .query_async(&mut self.con)
+                    .await
+            } else {
+                redis::cmd("SCAN")
+                    .arg(&cursor)
+                    .arg("MATCH")
+                    .arg(pattern)
+                    .arg("COUNT")
+                    .arg(SCAN_COUNT)
+                    .query_async(&mut self.con)
+                    .await
+            };
+            self.commands += 1;
+            let (next, keys) = match step {
+                Ok(answer) => answer,
+                Err(e) if scripted && e.kind() != redis::ErrorKind::Io && !e.is_timeout() => {
+                    tracing::debug!("scan script refused ({e}); scanning with SCAN MATCH");
+                    scripted = false;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            keys.into_iter().for_each(&mut take);
+            if next == "0" {
+                return Ok(());
+            }
+            cursor = next;
+        }
     }
 
     /// UNLINKs `keys` in pipelined batches; returns how many were removed.
@@ -257,40 +256,5 @@ impl Cache {
         }
         out.retain(|k| k.ttl != -2);
         Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn families_match_only_their_entities() {
-        let tags: BTreeSet<Tag> = [
-            (Kind::Story, "S1".to_string()),
-            (Kind::User, "U1".to_string()),
-        ]
-        .into();
-        let f = Families::of(&tags);
-        for key in [
-            "story:S1",
-            "story:S1:chapters:public",
-            "community:story:S1:posts:public",
-            "user:U1:stories",
-            "user:U1:stories:with-first-chapter",
-            "stories:published",
-            "fictures:studio:story:S1:x",
-        ] {
-            assert!(f.matches(key), "{key}");
-        }
-        for key in [
-            "story:S2",
-            "story:S10",
-            "user:U2:stories",
-            "session:abc",
-            "user:U1:settings",
-        ] {
-            assert!(!f.matches(key), "{key}");
-        }
     }
 }

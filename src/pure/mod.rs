@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod clock;
 pub mod credentials;
 pub mod dependents;
+pub mod families;
 pub mod fit;
 pub mod fixture;
 pub mod ids;

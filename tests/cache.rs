@@ -1,0 +1,157 @@
+//! The cache step on a busy Redis: among many keys of other stories and users
+//! (same families, ids of the same length and alphabet), `seed`, `verify`
+//! and `teardown` find exactly the fixture's keys, with the scan script and,
+//! where an ACL refuses scripts, with plain SCAN MATCH.
+
+mod common;
+
+use common::*;
+
+/// Unrelated keys: the app's families for `n` other ids of the fixture's id
+/// length, drawn from the nanoid alphabet with a fixed generator, so some
+/// share characters with fixture ids at many positions.
+fn crowd(env: &TestEnv, n: usize) {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut id = || -> String {
+        (0..21)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                ALPHABET[(state % 64) as usize] as char
+            })
+            .collect()
+    };
+    let mut script = String::new();
+    for i in 0..n {
+        let other = id();
+        // One in three crowd ids differs from story 1's id in one position only.
+        let near = if i % 3 == 0 {
+            let mut s = STORY_1.to_string();
+            s.replace_range(i % 21..i % 21 + 1, "#");
+            s
+        } else {
+            other.clone()
+        };
+        for key in [
+            format!("story:{other}"),
+            format!("story:{near}:public"),
+            format!("scene:{other}:panels:public"),
+            format!("user:{other}:stories"),
+            format!("session:{other}"),
+        ] {
+            script.push_str(&format!("SET {key} x EX 600\n"));
+        }
+    }
+    let path = std::env::temp_dir().join(format!("crowd-{}.txt", std::process::id()));
+    std::fs::write(&path, script).unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "redis-cli -u '{}' < '{}' > /dev/null",
+            env.redis_url,
+            path.display()
+        ))
+        .output()
+        .unwrap();
+    std::fs::remove_file(&path).ok();
+    assert!(out.status.success(), "filling Redis failed");
+}
+
+/// Keys of the fixture's families, prefixed ones among them.
+fn fixture_keys(env: &TestEnv) -> Vec<String> {
+    let scene = env.sql(&format!(
+        "SELECT s.id FROM scenes s JOIN chapters c ON c.id = s.chapter_id \
+         WHERE c.story_id = '{STORY_1}' ORDER BY c.order_index, s.order_index LIMIT 1"
+    ));
+    let keys = vec![
+        format!("story:{STORY_1}"),
+        format!("story:{STORY_1}:structure:scenes:true:user:{READER}"),
+        format!("story:{STORY_2}:chapters:public"),
+        format!("community:story:{STORY_3}:posts:public"),
+        format!("fictures:studio:story:{STORY_1}:anything:new"),
+        format!("scene:{scene}:panels:limit:7:public"),
+        format!("user:{WRITER}:stories:with-first-chapter"),
+        "stories:published".to_string(),
+    ];
+    for k in &keys {
+        env.redis(&["SET", k, "{}", "EX", "600"]);
+    }
+    keys
+}
+
+fn dbsize(env: &TestEnv) -> usize {
+    env.redis(&["DBSIZE"]).trim().parse().unwrap()
+}
+
+fn finds_exactly_the_fixture_keys(env: &TestEnv) {
+    env.run(&["seed", "--quiet", "--no-cache"]).expect(0);
+    crowd(env, 4000);
+    let crowd = dbsize(env);
+    assert!(crowd > 15_000, "{crowd} unrelated keys");
+    let ours = fixture_keys(env);
+    assert_eq!(dbsize(env), crowd + ours.len());
+
+    // verify reports every fixture key present, and only those.
+    let report = env.run(&["verify", "--json"]).expect(0).json();
+    let mut present: Vec<String> = report["cache"]["present"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["key"].as_str().unwrap().to_string())
+        .collect();
+    present.sort();
+    let mut expected = ours.clone();
+    expected.sort();
+    assert_eq!(present, expected);
+
+    // A dry-run teardown lists them; a real one removes them and nothing else.
+    let listed = env
+        .run(&["teardown", "--dry-run", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(listed["cache"]["removed"].as_u64(), Some(ours.len() as u64));
+    assert_eq!(dbsize(env), crowd + ours.len(), "a dry run removes nothing");
+    let report = env.run(&["teardown", "--json"]).expect(0).json();
+    assert_eq!(report["cache"]["removed"].as_u64(), Some(ours.len() as u64));
+    assert_eq!(dbsize(env), crowd);
+    for k in &ours {
+        assert_eq!(env.redis(&["EXISTS", k]).trim(), "0", "{k} must go");
+    }
+}
+
+#[test]
+fn a_busy_keyspace_gives_up_exactly_the_fixture_keys() {
+    finds_exactly_the_fixture_keys(&TestEnv::new());
+}
+
+#[test]
+fn without_scripts_plain_scans_find_the_same_keys() {
+    let mut env = TestEnv::new();
+    // An ACL user that may do anything but run scripts, as some hosted Redis plans do.
+    let user = format!("noscript{}", std::process::id());
+    env.redis(&[
+        "ACL",
+        "SETUSER",
+        &user,
+        "reset",
+        "on",
+        ">pw",
+        "~*",
+        "&*",
+        "+@all",
+        "-@scripting",
+    ]);
+    let mut url = url::Url::parse(&env.redis_url).unwrap();
+    url.set_username(&user).unwrap();
+    url.set_password(Some("pw")).unwrap();
+    let admin = std::mem::replace(&mut env.redis_url, url.to_string());
+    let refused = env.redis(&["EVAL", "return 1", "0"]);
+    assert!(refused.contains("NOPERM"), "scripts are refused: {refused}");
+    finds_exactly_the_fixture_keys(&env);
+    let log = env.run(&["verify", "-vv"]).stderr();
+    assert!(log.contains("scanning with SCAN MATCH"), "{log}");
+    env.redis_url = admin;
+    env.redis(&["ACL", "DELUSER", &user]);
+}
