@@ -12,12 +12,12 @@ use crate::io::cache::Cache;
 use crate::io::db::{Db, Limits};
 use crate::pure::catalog::Catalog;
 use crate::pure::credentials::Credentials;
+use crate::pure::dependents::Walker;
 use crate::pure::families::Families;
 use crate::pure::fit::{self, Fit};
 use crate::pure::fixture::{self, Account, Fixture, Tag};
 use crate::pure::seedfile::SeedFile;
 use crate::pure::snapshot::{self, Snapshot};
-use crate::pure::sql;
 use crate::report::Report;
 use crate::settings::Servers;
 
@@ -89,13 +89,17 @@ pub async fn start(
     if writes != Writes::Nothing {
         servers.guard(g, writes == Writes::Everything)?;
     }
-    let cache = connect_cache(g, &servers).await?;
-    let session = open(g, &servers, file, adoption, scale).await?;
-    Ok((cache, session))
+    // Both handshakes at once: neither waits on the other's round trips.
+    // Nothing is written until both are up, and a dead cache is reported
+    // first, so it stops the run before anything is written.
+    let (cache, session) = tokio::join!(
+        connect_cache(g, &servers),
+        open(g, &servers, file, adoption, scale)
+    );
+    Ok((cache?, session?))
 }
 
-/// Connects to Redis first when the command will need it, so a dead cache
-/// stops the run before anything is written.
+/// Connects to Redis when the command will need it.
 pub async fn connect_cache(g: &Config, targets: &Servers) -> Result<Option<Cache>> {
     match &targets.redis {
         Some(url) => Ok(Some(
@@ -157,20 +161,7 @@ pub async fn inspect(
     emails.sort();
     crate::steps::done("connect", &format!("PostgreSQL at {}", db.shown), started);
     let started = std::time::Instant::now();
-    let catalog = db.catalog().await?;
-    let users = if catalog.table("users").is_some() {
-        db.json(
-            format!(
-                "SELECT coalesce(json_agg(json_build_object('id', id, 'email', email) ORDER BY id), '[]')::text \
-                 FROM users WHERE email IN (SELECT json_array_elements_text({}))",
-                sql::json(&Value::from(emails))
-            ),
-            1,
-        )
-        .await?
-    } else {
-        Value::Array(Vec::new())
-    };
+    let (catalog, users) = db.catalog_and_users(&emails).await?;
     crate::steps::done(
         "catalog",
         &format!(
@@ -263,7 +254,12 @@ impl Session {
     /// Opens the transaction and reads the fixture's state in one round trip:
     /// writers take the fixture lock with bounded waits; readers get a
     /// read-only snapshot and take no lock.
-    pub async fn begin(&mut self, g: &Config, access: Access) -> Result<Snapshot> {
+    pub async fn begin(
+        &mut self,
+        g: &Config,
+        access: Access,
+        walk_from: &Fixture,
+    ) -> Result<(Snapshot, Option<Value>)> {
         let write = access == Access::Write;
         let started = std::time::Instant::now();
         // JIT compiling costs tens of milliseconds and the planner's row
@@ -273,7 +269,15 @@ impl Session {
             "SET LOCAL statement_timeout = {}; SET LOCAL jit = off",
             g.statement_timeout.as_millis()
         );
-        let query = snapshot::query(&self.fixture, &self.file.counter);
+        let mut query = snapshot::query(&self.fixture, &self.file.counter);
+        // The walk's first level rides along, saving it a round trip.
+        let roots = Walker {
+            catalog: &self.catalog,
+        }
+        .roots_query(walk_from);
+        if let Some(roots) = &roots {
+            query = format!("{query}; {roots}");
+        }
         let sql = if write {
             format!(
                 "BEGIN; SET LOCAL lock_timeout = {}; {statement}; {LOCK}; {query}",
@@ -282,9 +286,10 @@ impl Session {
         } else {
             format!("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {statement}; {query}")
         };
-        let count = if write { 6 } else { 4 };
+        let count = if write { 6 } else { 4 } + u64::from(roots.is_some());
         let shown = self.db.shown.clone();
-        let value = self.db.json(sql, count).await.map_err(|f| {
+        let answers = 1 + usize::from(roots.is_some());
+        let mut answers = self.db.json_rows(sql, count, answers).await.map_err(|f| {
             if f.code != ExitCode::LockTimeout {
                 return f;
             }
@@ -296,11 +301,13 @@ impl Session {
                 ),
             )
         })?;
+        let found = roots.and_then(|_| answers.pop());
+        let value = answers.pop().unwrap_or(Value::Null);
         let state = snapshot::parse(&self.fixture, value)
             .map_err(|what| crate::error::unexpected(&shown, &what))?;
         let how = if write { "locked and read" } else { "read" };
         crate::steps::done("state", &format!("the fixture's rows {how}"), started);
-        Ok(state)
+        Ok((state, found))
     }
 
     /// Runs `statements` (in the open transaction) in one round trip.

@@ -350,6 +350,11 @@ fn tls_to_both_servers() {
         .json();
     assert_eq!(report["cache"]["removed"], 1);
     assert_eq!(env.count("SELECT count(*) FROM scenes"), 45);
+    // TLS costs handshakes, never statements' round trips: a fresh seed is
+    // the same three (catalog and accounts, snapshot and roots, apply).
+    let plain = TestEnv::new().run(&["seed", "--json"]).expect(0).json();
+    assert_eq!(report["round_trips"], plain["round_trips"]);
+    assert_eq!(plain["round_trips"], 3, "{plain}");
     // Without the CA the Redis server's certificate is rejected, and the
     // message says which option names the CA.
     let run = env

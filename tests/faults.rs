@@ -312,7 +312,9 @@ fn seed_cut_anywhere_leaves_the_database_untouched() {
     assert_eq!(env.checksums(), empty);
 
     let cuts = cut_points(&traffic);
-    assert!(cuts.len() >= 20, "{} cut points", cuts.len());
+    // Each message and answer of the run is cut inside (a fresh seed is
+    // three round trips after the handshake), so this is the floor.
+    assert!(cuts.len() >= 15, "{} cut points", cuts.len());
     let start_empty = |env: &TestEnv| {
         // The previous round ends seeded; teardown brings back the start.
         env.run(&["teardown", "--quiet"]).expect(0);
@@ -368,7 +370,9 @@ fn teardown_cut_anywhere_leaves_the_database_untouched() {
     );
 
     let cuts = cut_points(&traffic);
-    assert!(cuts.len() >= 20, "{} cut points", cuts.len());
+    // Each message and answer of the run is cut inside (a fresh seed is
+    // three round trips after the handshake), so this is the floor.
+    assert!(cuts.len() >= 15, "{} cut points", cuts.len());
     let start_seeded = |env: &TestEnv| {
         // The previous round ends torn down (or this is the first round).
         env.run(&["seed", "--quiet"]).expect(0);

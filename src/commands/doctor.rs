@@ -67,14 +67,26 @@ pub async fn run(g: &Config) -> Result<Outcome> {
 /// walks of `seed --prune` / `verify` and of `teardown`, and an EXPLAIN of
 /// every statement `seed` and `teardown` would then send.
 async fn rehearse(g: &Config, target: &mut Session) -> Result<Rehearsal> {
-    let state = target.begin(g, Access::Read).await?;
     let canonical = target.fixture.canonical(&target.file.scale.account_id());
-    let extras =
-        crate::io::walk::walk(&mut target.db, &target.catalog, &canonical, Mode::Extras).await?;
+    let (state, roots) = target.begin(g, Access::Read, &canonical).await?;
+    let extras = crate::io::walk::walk(
+        &mut target.db,
+        &target.catalog,
+        &canonical,
+        Mode::Extras,
+        roots,
+    )
+    .await?;
     let mut removal = target.fixture.clone();
     removal.add_scale_account(&target.file.scale.account_id());
-    let doomed =
-        crate::io::walk::walk(&mut target.db, &target.catalog, &removal, Mode::Teardown).await?;
+    let doomed = crate::io::walk::walk(
+        &mut target.db,
+        &target.catalog,
+        &removal,
+        Mode::Teardown,
+        None,
+    )
+    .await?;
     let count = |d: &dependents::Doomed| d.values().map(|f| f.rows.len()).sum::<usize>();
     let mut rehearsal = Rehearsal {
         extra_rows: count(&extras),

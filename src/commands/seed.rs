@@ -37,14 +37,18 @@ pub async fn run(g: &Config, args: &SeedArgs) -> Result<Outcome> {
     let no_cache = args.write.cache.no_cache;
     let (mut cache, mut target) =
         engine::start(g, file, no_cache, writes, Adoption::Strict, scale).await?;
-    let state = target.begin(g, Access::unless_dry_run(dry_run)).await?;
     // Extras are found on every run, so a seed without --prune can say they
     // are there instead of calling the fixture exact while verify would not.
+    let canonical = target.fixture.canonical(&target.file.scale.account_id());
+    let (state, roots) = target
+        .begin(g, Access::unless_dry_run(dry_run), &canonical)
+        .await?;
     let extras = crate::io::walk::walk(
         &mut target.db,
         &target.catalog,
-        &target.fixture.canonical(&target.file.scale.account_id()),
+        &canonical,
         Mode::Extras,
+        roots,
     )
     .await?;
     let left = if args.prune {
@@ -174,8 +178,8 @@ async fn write_scale(
             return Ok((line, tags));
         }
         let root = target.fixture.scale_root(&account);
-        let old =
-            crate::io::walk::walk(&mut target.db, &target.catalog, &root, Mode::Extras).await?;
+        let old = crate::io::walk::walk(&mut target.db, &target.catalog, &root, Mode::Extras, None)
+            .await?;
         if let Some(found) = old.get("stories") {
             tags.extend(found.rows.keys().map(|id| (Kind::Story, id.clone())));
         }

@@ -29,12 +29,16 @@ pub async fn run(g: &Config, args: &WriteArgs) -> Result<Outcome> {
     // Load-test stories hang off their own account: walking from it removes them too.
     let account = target.file.scale.account_id();
     target.fixture.add_scale_account(&account);
-    let state = target.begin(g, Access::unless_dry_run(dry_run)).await?;
+    let removal = target.fixture.clone();
+    let (state, roots) = target
+        .begin(g, Access::unless_dry_run(dry_run), &removal)
+        .await?;
     let doomed = crate::io::walk::walk(
         &mut target.db,
         &target.catalog,
-        &target.fixture,
+        &removal,
         Mode::Teardown,
+        roots,
     )
     .await?;
     let plan = plan::diff(&target.fixture, &state, doomed, Goal::Removal);

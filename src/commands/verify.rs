@@ -37,7 +37,8 @@ pub async fn run(g: &Config, args: &VerifyArgs) -> Result<Outcome> {
     .await?;
 
     let expected = crate::io::scale::expected(g, &target, scale)?;
-    let state = target.begin(g, Access::Read).await?;
+    let canonical = target.fixture.canonical(&target.file.scale.account_id());
+    let (state, roots) = target.begin(g, Access::Read, &canonical).await?;
     let held = match &expected {
         Some(_) => Some(
             crate::io::scale::read_state(&mut target.db, &target.file.scale.account_id()).await?,
@@ -47,8 +48,9 @@ pub async fn run(g: &Config, args: &VerifyArgs) -> Result<Outcome> {
     let doomed = crate::io::walk::walk(
         &mut target.db,
         &target.catalog,
-        &target.fixture.canonical(&target.file.scale.account_id()),
+        &canonical,
         Mode::Extras,
+        roots,
     )
     .await?;
     target.rollback().await?;

@@ -78,18 +78,30 @@ impl Db {
 
     /// Runs `sql`, whose last row's first column is JSON text, and parses it.
     pub async fn json(&mut self, sql: impl Into<String>, statements: u64) -> Result<Value> {
-        let rows = self.batch(sql.into(), statements).await?;
-        let text: Option<String> = rows
-            .last()
-            .map(|r| r.try_get(0))
-            .transpose()
-            .map_err(|e| self.failure(&e))?
-            .flatten();
-        match text {
-            None => Ok(Value::Null),
-            Some(t) => serde_json::from_str(&t)
-                .map_err(|_| crate::error::unexpected(&self.shown, "JSON that does not parse")),
+        let mut rows = self.json_rows(sql.into(), statements, 1).await?;
+        Ok(rows.pop().unwrap_or(Value::Null))
+    }
+
+    /// Runs `sql`, whose last `last` statements each answer one row of JSON
+    /// text in its first column, and parses those rows, in order.
+    pub async fn json_rows(
+        &mut self,
+        sql: String,
+        statements: u64,
+        last: usize,
+    ) -> Result<Vec<Value>> {
+        let rows = self.batch(sql, statements).await?;
+        let mut out = Vec::new();
+        for row in &rows[rows.len().saturating_sub(last)..] {
+            let text: Option<String> = row.try_get(0).map_err(|e| self.failure(&e))?;
+            out.push(match text {
+                None => Value::Null,
+                Some(t) => serde_json::from_str(&t).map_err(|_| {
+                    crate::error::unexpected(&self.shown, "JSON that does not parse")
+                })?,
+            });
         }
+        Ok(out)
     }
 
     /// Labelled counts from statements built with `sql::counted`.
@@ -263,6 +275,44 @@ impl Db {
     pub async fn catalog(&mut self) -> Result<crate::pure::catalog::Catalog> {
         let value = self.json(crate::pure::catalog::QUERY, 1).await?;
         crate::pure::catalog::Catalog::from_json(value)
+    }
+
+    /// Reads the catalog and the `users` rows with `emails` (as `{id,
+    /// email}` objects) in one round trip. Without a `users` table that
+    /// batch fails, and the catalog is read alone: there are no accounts.
+    pub async fn catalog_and_users(
+        &mut self,
+        emails: &[String],
+    ) -> Result<(crate::pure::catalog::Catalog, Value)> {
+        let users = format!(
+            "SELECT coalesce(json_agg(json_build_object('id', id, 'email', email) ORDER BY id), '[]')::text \
+             FROM users WHERE email IN (SELECT json_array_elements_text({}))",
+            crate::pure::sql::json(&Value::from(emails.to_vec()))
+        );
+        let both = format!("{}; {users}", crate::pure::catalog::QUERY);
+        if let Ok(mut answers) = self.json_rows(both, 2, 2).await
+            && answers.len() == 2
+        {
+            let found = answers.pop().unwrap_or(Value::Null);
+            let catalog =
+                crate::pure::catalog::Catalog::from_json(answers.pop().unwrap_or(Value::Null))?;
+            // The table the catalog knows as `users`, not one further down the search path.
+            let found = if catalog.table("users").is_some() {
+                found
+            } else {
+                Value::Array(Vec::new())
+            };
+            return Ok((catalog, found));
+        }
+        // Read apart, each failure is its own: no table means no accounts,
+        // while a users table that cannot be read stops the run.
+        let catalog = self.catalog().await?;
+        let users = if catalog.table("users").is_some() {
+            self.json(users, 1).await?
+        } else {
+            Value::Array(Vec::new())
+        };
+        Ok((catalog, users))
     }
 
     /// Versions already recorded in sqlx's `_sqlx_migrations` table.

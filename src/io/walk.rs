@@ -11,13 +11,20 @@ use crate::io::db::Db;
 use crate::pure::catalog::{Catalog, ForeignKey};
 use crate::pure::dependents::{Doomed, Found, Mode, Walker, rows_of, tags_by_referenced};
 use crate::pure::fixture::{Fixture, Kind, Row, Tag, key_string};
-use crate::pure::sql;
 
 /// Walks the foreign keys from the fixture's rows that exist in the database.
-pub async fn walk(db: &mut Db, catalog: &Catalog, fixture: &Fixture, mode: Mode) -> Result<Doomed> {
+/// `roots` is the answer to [`Walker::roots_query`] for `fixture` when an
+/// earlier batch already carried it; otherwise the walk asks it first.
+pub async fn walk(
+    db: &mut Db,
+    catalog: &Catalog,
+    fixture: &Fixture,
+    mode: Mode,
+    roots: Option<Value>,
+) -> Result<Doomed> {
     let started = std::time::Instant::now();
     let trips = db.round_trips;
-    let doomed = walk_levels(db, catalog, fixture, mode).await?;
+    let doomed = walk_levels(db, catalog, fixture, mode, roots).await?;
     crate::steps::done(
         "plan",
         &format!(
@@ -35,46 +42,19 @@ async fn walk_levels(
     catalog: &Catalog,
     fixture: &Fixture,
     mode: Mode,
+    roots: Option<Value>,
 ) -> Result<Doomed> {
     let walker = Walker { catalog };
     let mut seen: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut doomed = Doomed::new();
 
-    // Level 0: the fixture rows as they exist, with the columns others reference.
-    let mut roots = Vec::new();
-    for t in &fixture.tables {
-        let Some(table) = catalog.table(&t.table) else {
-            continue;
-        };
-        let keys: Vec<Value> = t
-            .rows
-            .iter()
-            .map(|r| Value::Object(r.values.clone()))
-            .collect();
-        if keys.is_empty() {
-            continue;
-        }
-        let typed: Vec<(String, String)> = t
-            .key
-            .iter()
-            .map(|k| (k.clone(), table.type_of(k)))
-            .collect();
-        roots.push((
-            t.table.clone(),
-            format!(
-                "SELECT json_agg({}) FROM {} t WHERE ({}) IN {}",
-                walker.fetch_object(&t.table, "t"),
-                table.sql_name,
-                sql::columns(&t.key, Some("t")),
-                sql::key_tuples(&Value::Array(keys), &typed),
-            ),
-        ));
-    }
     let mut frontier: BTreeMap<String, Vec<(Row, BTreeSet<Tag>)>> = BTreeMap::new();
-    if !roots.is_empty() {
-        let found = db
-            .json(format!("SELECT {}::text", sql::labelled(&roots)), 1)
-            .await?;
+    let found = match (roots, walker.roots_query(fixture)) {
+        (Some(found), _) => Some(found),
+        (None, Some(query)) => Some(db.json(query, 1).await?),
+        (None, None) => None,
+    };
+    if let Some(found) = found {
         for t in &fixture.tables {
             let tags: HashMap<String, &Vec<Tag>> = t
                 .rows

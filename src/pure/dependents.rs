@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::error::Result;
 use crate::pure::catalog::{Catalog, ForeignKey};
-use crate::pure::fixture::{Row, Tag};
+use crate::pure::fixture::{Fixture, Row, Tag};
 use crate::pure::sql;
 
 /// Whether the fixture's own rows are part of what goes.
@@ -103,6 +103,42 @@ pub struct Walker<'a> {
 }
 
 impl Walker<'_> {
+    /// Level 0 of the walk: the fixture's rows as they exist, each with the
+    /// columns other tables reference, labelled by table. `None` when no
+    /// fixture table exists in the catalog.
+    pub fn roots_query(&self, fixture: &Fixture) -> Option<String> {
+        let mut roots = Vec::new();
+        for t in &fixture.tables {
+            let Some(table) = self.catalog.table(&t.table) else {
+                continue;
+            };
+            let keys: Vec<Value> = t
+                .rows
+                .iter()
+                .map(|r| Value::Object(r.values.clone()))
+                .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            let typed: Vec<(String, String)> = t
+                .key
+                .iter()
+                .map(|k| (k.clone(), table.type_of(k)))
+                .collect();
+            roots.push((
+                t.table.clone(),
+                format!(
+                    "SELECT json_agg({}) FROM {} t WHERE ({}) IN {}",
+                    self.fetch_object(&t.table, "t"),
+                    table.sql_name,
+                    sql::columns(&t.key, Some("t")),
+                    sql::key_tuples(&Value::Array(keys), &typed),
+                ),
+            ));
+        }
+        (!roots.is_empty()).then(|| format!("SELECT {}::text", sql::labelled(&roots)))
+    }
+
     pub fn identity(&self, table: &str) -> Vec<String> {
         self.catalog
             .table(table)
