@@ -3,14 +3,16 @@
 # the local stack if it is not running (and stops it again afterwards if it did),
 # then runs `cargo bench --bench bench`, which prints Markdown tables on stdout.
 # Knobs (environment): BENCH_RUNS, BENCH_PROXY_RUNS, BENCH_BASELINE_RUNS,
-# BENCH_DELAY_MS, BENCH_REDIS_DB, BENCH_SCALE=0 (skip scale mode), KEEP_STACK=1.
+# BENCH_DELAY_MS, BENCH_REDIS_DB, BENCH_SCALE=0 (skip scale mode), BENCH_PARTS=3,5
+# (only those parts), BENCH_BUSY_KEYS, KEEP_STACK=1.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 say() { printf 'bench.sh: %s\n' "$*" >&2; }
 
 source scripts/stack-session.sh
-stack_session
+# --tls: part 5 measures TLS to both servers.
+stack_session --tls
 
 # Peak memory of scale mode comes from GNU time's "Maximum resident set size".
 if [ ! -x /usr/bin/time ]; then

@@ -16,7 +16,11 @@
 //! 3. scale mode (`seed --scale N`) against `psql \copy` of the same rows;
 //! 4. part 1's operations on the generated stress schema of `tests/stress.rs`
 //!    (hundreds of dependent tables, wide tables, a second schema), beside
-//!    the small schema's figures, each median of `BENCH_STRESS_RUNS` (default 5).
+//!    the small schema's figures, each median of `BENCH_STRESS_RUNS` (default 5);
+//! 5. a seed that changes one scene with PostgreSQL and/or Redis behind the
+//!    proxy, with TLS when the stack has it, and with `BENCH_BUSY_KEYS`
+//!    (default 1,000,000) unrelated keys in Redis, with SLOWLOG's longest
+//!    command of ours.
 //!
 //! Every database it uses is created from a template that `fictures-seed
 //! migrate` made, is named `fsbench_<pid>_…`, and is dropped at the end. Redis
@@ -27,7 +31,8 @@
 //! `scripts/stack.sh up`, required), `FICTURES_SEED_BIN`, `BENCH_RUNS`,
 //! `BENCH_PROXY_RUNS` (default 7), `BENCH_BASELINE_RUNS` (default 3),
 //! `BENCH_DELAY_MS` (default 25), `BENCH_REDIS_DB`, `BENCH_SCALE=0` to skip
-//! part 3, `PG_BIN` (directory of psql and pg_dump).
+//! part 3, `BENCH_PARTS` (for example `3,5`: only those parts),
+//! `BENCH_BUSY_KEYS`, `PG_BIN` (directory of psql and pg_dump).
 //!
 //! The tables go to stdout as Markdown (ready for BENCHMARKS.md), progress to
 //! stderr. The exit status is 0 when everything could be measured, whether or
@@ -43,6 +48,7 @@ use anyhow::Result;
 #[path = "../../tests/common/stress_schema.rs"]
 mod stress_schema;
 
+mod busy;
 mod ctx;
 mod local;
 mod proxy;
@@ -51,6 +57,7 @@ mod scale;
 mod stats;
 mod stress;
 
+use busy::*;
 use ctx::*;
 use local::*;
 use remote::*;
@@ -81,22 +88,38 @@ fn run() -> Result<()> {
 
     ctx.prepare()?;
 
-    let local = local_section(&ctx)?;
-    println!("{}", local.table());
-
-    let remote = remote_section(&ctx)?;
-    println!("{}", remote.table());
-
-    let scale = scale_section(&ctx)?;
+    // BENCH_PARTS=3,5 measures only those parts (the issue 6 targets table needs all).
+    let parts = std::env::var("BENCH_PARTS").unwrap_or_default();
+    let wanted = |n: &str| parts.is_empty() || parts.split(',').any(|p| p.trim() == n);
+    let local = wanted("1").then(|| local_section(&ctx)).transpose()?;
+    if let Some(local) = &local {
+        println!("{}", local.table());
+    }
+    let remote = wanted("2").then(|| remote_section(&ctx)).transpose()?;
+    if let Some(remote) = &remote {
+        println!("{}", remote.table());
+    }
+    let scale = if wanted("3") {
+        scale_section(&ctx)?
+    } else {
+        None
+    };
     if let Some(scale) = &scale {
         println!("{}", scale.table());
     }
-
-    let stress = stress_section(&ctx)?;
-    println!("{}", stress.table());
-    println!("{}", stress.beside(&local));
-
-    println!("{}", targets_table(&local, &remote, scale.as_ref()));
+    if wanted("4") {
+        let stress = stress_section(&ctx)?;
+        println!("{}", stress.table());
+        if let Some(local) = &local {
+            println!("{}", stress.beside(local));
+        }
+    }
+    if wanted("5") {
+        println!("{}", busy_section(&ctx)?.table());
+    }
+    if let (Some(local), Some(remote)) = (&local, &remote) {
+        println!("{}", targets_table(local, remote, scale.as_ref()));
+    }
     println!(
         "Total bench time: {:.0} s.",
         started.elapsed().as_secs_f64()

@@ -17,6 +17,32 @@ pub(crate) struct ScaleRun {
     pub(crate) bytes: u64,
     pub(crate) wall: Duration,
     pub(crate) peak_rss_kib: Option<u64>,
+    /// `verify --scale N` right after the seed, and then `teardown`: wall and peak RSS.
+    pub(crate) verify: (Duration, Option<u64>),
+    pub(crate) teardown: (Duration, Option<u64>),
+}
+
+/// Runs the tool with `--json ARGS` against `db`, under `/usr/bin/time -v`
+/// when there is one; wall time and peak RSS in KiB. A failed run is an error.
+fn measured(ctx: &Ctx, db: &str, args: &[&str]) -> Result<(Duration, Option<u64>)> {
+    let time_bin = Path::new("/usr/bin/time");
+    let rss_file = ctx.work.path().join("time.txt");
+    let (wall, code, output) = if time_bin.is_file() {
+        let mut cmd = Command::new(time_bin);
+        cmd.arg("-v").arg("-o").arg(&rss_file).arg(&ctx.bin);
+        timed(cmd, ctx, &ctx.url(db), args)?
+    } else {
+        timed(Command::new(&ctx.bin), ctx, &ctx.url(db), args)?
+    };
+    ensure!(code == 0, "{args:?} exited with {code}: {output}");
+    let peak = std::fs::read_to_string(&rss_file).ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.contains("Maximum resident set size"))
+            .and_then(|l| l.rsplit(':').next())
+            .and_then(|v| v.trim().parse().ok())
+    });
+    let _ = std::fs::remove_file(&rss_file);
+    Ok((wall, peak))
 }
 
 pub(crate) struct Scale {
@@ -49,35 +75,17 @@ pub(crate) fn scale_section(ctx: &Ctx) -> Result<Option<Scale>> {
         "seed --scale 1 added no scenes ({plain} before, {one} after)"
     );
 
-    let time_bin = Path::new("/usr/bin/time");
     let mut runs = Vec::new();
     let mut copy_wall = Duration::ZERO;
     for target in SCALE_TARGETS_SCENES {
         let stories = target.div_ceil(scenes_per_story);
         eprintln!("bench: part 3: seed --scale {stories} ({target} scenes)");
         let db = ctx.fresh_db("scale")?;
-        let rss_file = ctx.work.path().join("time.txt");
         let n = stories.to_string();
-        let (wall, code, output) = if time_bin.is_file() {
-            let mut cmd = Command::new(time_bin);
-            cmd.arg("-v").arg("-o").arg(&rss_file).arg(&ctx.bin);
-            timed(cmd, ctx, &ctx.url(&db), &["seed", "--scale", &n])?
-        } else {
-            timed(
-                Command::new(&ctx.bin),
-                ctx,
-                &ctx.url(&db),
-                &["seed", "--scale", &n],
-            )?
-        };
-        ensure!(code == 0, "seed --scale {n} exited with {code}: {output}");
-        let peak_rss_kib = std::fs::read_to_string(&rss_file).ok().and_then(|s| {
-            s.lines()
-                .find(|l| l.contains("Maximum resident set size"))
-                .and_then(|l| l.rsplit(':').next())
-                .and_then(|v| v.trim().parse().ok())
-        });
-        let _ = std::fs::remove_file(&rss_file);
+        let (wall, peak_rss_kib) = measured(ctx, &db, &["seed", "--scale", &n])?;
+        // Right after the seed, before autovacuum has looked at the new rows.
+        eprintln!("bench: part 3: verify --scale {stories}, then teardown");
+        let verify = measured(ctx, &db, &["verify", "--scale", &n])?;
         let counts = ctx.row_counts(&db)?;
         let rows: u64 = counts.values().sum();
         let scenes = counts.get("scenes").copied().unwrap_or(0);
@@ -102,6 +110,7 @@ pub(crate) fn scale_section(ctx: &Ctx) -> Result<Option<Scale>> {
             .iter()
             .map(|t| std::fs::metadata(dir.join(format!("{t}.copy"))).map_or(0, |m| m.len()))
             .sum();
+        let teardown = measured(ctx, &db, &["teardown"])?;
         ctx.drop_db(&db)?;
 
         if target == SCALE_TARGETS_SCENES[SCALE_TARGETS_SCENES.len() - 1] {
@@ -122,6 +131,8 @@ pub(crate) fn scale_section(ctx: &Ctx) -> Result<Option<Scale>> {
             bytes,
             wall,
             peak_rss_kib,
+            verify,
+            teardown,
         });
     }
     Ok(Some(Scale {
@@ -207,6 +218,13 @@ impl Scale {
                 r.wall,
                 r.peak_rss_kib,
             );
+            s += &line(
+                &format!("then `verify --scale {}`", r.stories),
+                r,
+                r.verify.0,
+                r.verify.1,
+            );
+            s += &line("then `teardown`", r, r.teardown.0, r.teardown.1);
         }
         s += &line(
             "`psql \\copy`, same rows as the largest run",

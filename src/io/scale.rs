@@ -110,6 +110,12 @@ impl Source {
         for (table, columns) in after.iter().skip(1) {
             copy_file(db, table, columns, &dir.path(table)).await?;
         }
+        // Fresh statistics for what was just written: without them the next
+        // run's reads (verify --scale, teardown) are planned for empty tables
+        // and can take minutes until autovacuum catches up.
+        let tables: Vec<String> = layout.iter().map(|(t, _)| sql::ident(t)).collect();
+        db.batch(format!("ANALYZE {}", tables.join(", ")), 1)
+            .await?;
         summary.merge(second);
         Ok(summary)
     }
