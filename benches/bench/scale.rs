@@ -152,6 +152,8 @@ pub(crate) fn timed(
     cmd.current_dir(&ctx.root)
         .env("DATABASE_URL", db_url)
         .env("REDIS_URL", ctx.redis.as_str())
+        // As in Ctx::tool: the fixture's API keys need their secret.
+        .env("FIXTURE_API_KEY_SECRET", "bench-only-api-key-secret")
         .arg("--json")
         .args(args)
         .stdin(Stdio::null());
