@@ -3,12 +3,12 @@
 
 use std::io::IsTerminal;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{self, Cli, Command};
 use crate::commands::{self, Outcome};
 use crate::config::Config;
 use crate::error::{Failure, Result};
-use crate::{deadline, settings};
-use clap::Parser;
+use crate::{ci, deadline, settings};
+use clap::FromArgMatches as _;
 use tracing_subscriber::EnvFilter;
 
 /// Runs the tool as `main` does and ends the process with its exit code.
@@ -36,7 +36,8 @@ pub fn main() -> ! {
         eprintln!("error: {}", failure.message);
         std::process::exit(failure.code.code());
     }
-    let cli = Cli::parse_from(&args);
+    let cli =
+        Cli::from_arg_matches(&cli::command().get_matches_from(&args)).unwrap_or_else(|e| e.exit());
     let g = &cli.global;
     let level = match (g.quiet, g.verbose) {
         (true, _) => "error",
@@ -59,7 +60,12 @@ pub fn main() -> ! {
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
-    let code = match runtime.block_on(run(&cli)) {
+    let outputs = ci::Outputs::of(&cli.command);
+    let outcome = match outputs.prepare() {
+        Ok(()) => runtime.block_on(run(&cli)),
+        Err(failure) => Err(failure),
+    };
+    let code = match outputs.deliver(outcome) {
         Ok((report, code)) => {
             report.print(g.json, g.quiet);
             code
@@ -101,5 +107,7 @@ async fn run(cli: &Cli) -> Result<Outcome> {
         Command::Migrate(a) => commands::migrate::run(g, a).await,
         Command::Invalidate(a) => commands::invalidate::run(g, a).await,
         Command::Init(a) => commands::init::run(a),
+        Command::Completions(a) => commands::docs::completions(a),
+        Command::Man(a) => commands::docs::man(a),
     }
 }
