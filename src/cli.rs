@@ -278,3 +278,30 @@ pub struct MigrateArgs {
     #[command(flatten)]
     pub dry_run: DryRun,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_of_the_tool_and_of_every_subcommand_ends_with_every_exit_code() {
+        let mut top = command();
+        let mut helps = vec![("fictures-seed".to_string(), top.render_long_help())];
+        top.build();
+        for sub in top.get_subcommands_mut() {
+            helps.push((sub.get_name().to_string(), sub.render_long_help()));
+        }
+        assert!(helps.len() > 10, "{}", helps.len());
+        for (name, help) in helps {
+            let help = help.to_string();
+            let table = help
+                .split_once("Exit codes:\n")
+                .unwrap_or_else(|| panic!("{name}: no exit codes in\n{help}"))
+                .1;
+            for code in ExitCode::ALL {
+                let line = format!("{:>2}  {}", code.code(), code.meaning());
+                assert!(table.contains(&line), "{name}: `{line}` missing in\n{help}");
+            }
+        }
+    }
+}
