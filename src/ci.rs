@@ -26,16 +26,16 @@ impl Outputs {
     /// summary for the commands that change or check the fixture.
     pub fn of(command: &Command) -> Outputs {
         let (name, junit) = match command {
-            Command::Seed(_) => ("seed", None),
-            Command::Verify(a) => ("verify", a.junit.clone()),
-            Command::Teardown(_) => ("teardown", None),
-            _ => ("", None),
+            Command::Seed(_) => (Some("seed"), None),
+            Command::Verify(a) => (Some("verify"), a.junit.clone()),
+            Command::Teardown(_) => (Some("teardown"), None),
+            _ => (None, None),
         };
         let summary = std::env::var_os(SUMMARY_VAR)
-            .filter(|v| !v.is_empty() && !name.is_empty())
+            .filter(|v| !v.is_empty() && name.is_some())
             .map(PathBuf::from);
         Outputs {
-            command: name,
+            command: name.unwrap_or_default(),
             junit,
             summary,
         }
@@ -55,32 +55,42 @@ impl Outputs {
             ));
         }
         let dir = file::parent(path);
+        if dir.exists() && !dir.is_dir() {
+            let why = format!("{} is not a directory", dir.display());
+            return Err(junit_failure(path, &why, "name a file in a directory"));
+        }
         std::fs::create_dir_all(dir)
             .and_then(|()| file::probe(dir))
             .map_err(|e| junit_failure(path, &e.to_string(), "choose a writable path"))
     }
 
-    /// Writes the JUnit file and appends the job summary for the run's
-    /// outcome. A JUnit file that cannot be written turns the outcome into
-    /// that failure (exit 9); the summary only ever warns.
+    /// Writes the JUnit file and appends the job summary for the run's outcome.
     pub fn deliver(&self, outcome: Result<Outcome>) -> Result<Outcome> {
-        let outcome = match (&self.junit, outcome) {
-            (Some(path), outcome) => {
-                let xml = match &outcome {
-                    Ok((report, _)) => junit::render(report),
-                    Err(failure) => junit::render_failure(self.command, failure),
-                };
-                match file::write_atomic(path, xml.as_bytes(), 0o644) {
-                    Ok(()) => outcome,
-                    Err(e) => Err(junit_failure(
-                        path,
-                        &format!("{e} (the run itself {})", verdict(&outcome)),
-                        "choose a writable path",
-                    )),
-                }
-            }
-            (None, outcome) => outcome,
+        self.summarize(self.write_junit(outcome))
+    }
+
+    /// A JUnit file that cannot be written turns the outcome into that
+    /// failure (exit 9), with what the run itself came to in the message.
+    fn write_junit(&self, outcome: Result<Outcome>) -> Result<Outcome> {
+        let Some(path) = &self.junit else {
+            return outcome;
         };
+        let xml = match &outcome {
+            Ok((report, _)) => junit::render(report),
+            Err(failure) => junit::render_failure(self.command, failure),
+        };
+        match file::write_atomic(path, xml.as_bytes(), 0o644) {
+            Ok(()) => outcome,
+            Err(e) => Err(junit_failure(
+                path,
+                &format!("{e} (the run itself {})", verdict(&outcome)),
+                "choose a writable path",
+            )),
+        }
+    }
+
+    /// Appends the outcome to the job summary; that only ever warns.
+    pub fn summarize(&self, outcome: Result<Outcome>) -> Result<Outcome> {
         if let Some(path) = &self.summary {
             let text = match &outcome {
                 Ok((report, _)) => summary::render(report),

@@ -62,10 +62,11 @@ pub fn main() -> ! {
         .expect("a tokio runtime starts");
     let outputs = ci::Outputs::of(&cli.command);
     let outcome = match outputs.prepare() {
-        Ok(()) => runtime.block_on(run(&cli)),
-        Err(failure) => Err(failure),
+        Ok(()) => outputs.deliver(runtime.block_on(run(&cli))),
+        // The JUnit path is what failed: only the summary can say so.
+        Err(failure) => outputs.summarize(Err(failure)),
     };
-    let code = match outputs.deliver(outcome) {
+    let code = match outcome {
         Ok((report, code)) => {
             report.print(g.json, g.quiet);
             code

@@ -30,6 +30,8 @@ fn subcommands() -> Vec<String> {
         .unwrap();
     let names: Vec<String> = listed
         .lines()
+        // Names sit two spaces in; wrapped descriptions further.
+        .filter_map(|l| l.strip_prefix("  ").filter(|r| !r.starts_with(' ')))
         .filter_map(|l| l.split_whitespace().next())
         .filter(|n| *n != "help")
         .map(String::from)
