@@ -82,15 +82,6 @@ fn attr<'a>(element: &'a Element, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {name} on {element:?}"))
 }
 
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn junit_carries_a_failure_per_finding_and_keeps_verifys_exit_code() {
     let env = seeded();

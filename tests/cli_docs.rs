@@ -6,16 +6,8 @@ mod common;
 
 use std::process::Command;
 
-/// Runs the binary with `args` and no settings from the environment.
 fn tool(args: &[&str]) -> common::Run {
-    common::Run(
-        Command::new(env!("CARGO_BIN_EXE_fictures-seed"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .args(args)
-            .output()
-            .expect("the tool runs"),
-    )
+    common::offline(&common::repo(), args)
 }
 
 /// The subcommands, as the tool's own help lists them.
@@ -103,11 +95,7 @@ fn man_out_writes_a_page_per_subcommand() {
     let mut expected = vec!["fictures-seed.1".to_string()];
     expected.extend(subcommands().iter().map(|s| format!("fictures-seed-{s}.1")));
     expected.sort();
-    let mut written: Vec<String> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    written.sort();
+    let written = common::files_in(&out);
     assert_eq!(written, expected);
     let seed = std::fs::read_to_string(out.join("fictures-seed-seed.1")).unwrap();
     assert!(seed.contains("\\-\\-prune"), "{seed}");

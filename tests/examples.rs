@@ -6,7 +6,6 @@ mod common;
 mod interop;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::Command;
 
 use common::*;
@@ -99,16 +98,6 @@ fn workflow_env(workflow: &serde_norway::Value) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn tool(dir: &Path, args: &[String]) -> Run {
-    Run(Command::new(env!("CARGO_BIN_EXE_fictures-seed"))
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .args(args)
-        .output()
-        .expect("the tool runs"))
-}
-
 #[test]
 fn the_workflow_has_the_services_and_steps_it_promises() {
     let wf = workflow();
@@ -165,11 +154,11 @@ fn every_flag_the_workflow_passes_is_one_the_tool_has() {
         // clap refuses an unknown flag before it reaches --help.
         let mut args = call.clone();
         args.push("--help".into());
-        let run = tool(dir.path(), &args);
+        let run = offline(dir.path(), &args);
         assert_eq!(run.code(), 0, "{call:?}: {}", run.stderr());
         let mut bogus = call.clone();
         bogus.extend(["--no-such-flag".to_string(), "--help".to_string()]);
-        assert_eq!(tool(dir.path(), &bogus).code(), 2, "the check can fail");
+        assert_eq!(offline(dir.path(), &bogus).code(), 2, "the check can fail");
     }
 }
 
