@@ -15,6 +15,7 @@ use crate::report::{junit, summary};
 const SUMMARY_VAR: &str = "GITHUB_STEP_SUMMARY";
 
 /// Where this run's CI outputs go.
+#[derive(Clone)]
 pub struct Outputs {
     command: &'static str,
     junit: Option<PathBuf>,

@@ -55,12 +55,20 @@ pub fn main() -> ! {
         .init();
 
     let json = g.json;
-    deadline::start(g.timeout, move |failure| fail(&failure, json));
+    let outputs = ci::Outputs::of(&cli.command);
+    // A run cut short by --timeout still leaves its JUnit case and summary.
+    let on_timeout = outputs.clone();
+    deadline::start(g.timeout, move |failure| {
+        let failure = on_timeout
+            .deliver(Err(failure))
+            .expect_err("a failure stays a failure");
+        fail(&failure, json);
+        failure.code
+    });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
-    let outputs = ci::Outputs::of(&cli.command);
     let outcome = match outputs.prepare() {
         Ok(()) => outputs.deliver(runtime.block_on(run(&cli))),
         // The JUnit path is what failed: only the summary can say so.

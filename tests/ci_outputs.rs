@@ -207,6 +207,33 @@ fn a_run_that_fails_is_an_error_case_in_junit_and_the_summary() {
 }
 
 #[test]
+fn a_run_cut_short_by_its_time_limit_still_leaves_its_junit_and_summary() {
+    let env = seeded();
+    let dir = tempfile::tempdir().unwrap();
+    let (junit, summary) = (dir.path().join("fixture.xml"), dir.path().join("s.md"));
+    let run = env.run_with(
+        &[
+            "verify",
+            "--timeout",
+            "1ms",
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        &[("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())],
+    );
+    let code = run.code();
+    assert!(run.stderr().contains("--timeout 1ms"), "{}", run.stderr());
+    let xml = elements(&junit);
+    let error = xml.iter().find(|e| e.0 == "error").expect("an error case");
+    assert!(
+        error.2.starts_with(&format!("exit code {code} (")),
+        "{error:?}"
+    );
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains(&format!("failed (exit {code}, ")), "{md}");
+}
+
+#[test]
 fn seed_verify_and_teardown_append_to_the_job_summary() {
     let env = TestEnv::new();
     let dir = tempfile::tempdir().unwrap();
