@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+use crate::error::ExitCode;
 
 /// Puts the Fictures app's canonical test fixtures in place, checks them and removes them.
 ///
@@ -104,6 +106,16 @@ pub struct Global {
     pub timeout: Duration,
 }
 
+/// The command line as clap builds it, with the exit-code table after the help
+/// of the tool and of every subcommand, so `--help` and the man page show the
+/// codes the tool really exits with.
+pub fn command() -> clap::Command {
+    let table = ExitCode::help_table();
+    Cli::command()
+        .after_help(table.clone())
+        .mut_subcommands(|sub| sub.after_help(table.clone()))
+}
+
 fn duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text)
         .or_else(|_| text.parse::<u64>().map(Duration::from_secs))
@@ -147,6 +159,29 @@ pub enum Command {
     /// Write the built-in seed file, with its comments, to PATH to edit it
     /// (then pass it with --seed-file). Connects to nothing.
     Init(InitArgs),
+    /// Print a shell completion script to stdout.
+    ///
+    /// bash: `fictures-seed completions bash > ~/.local/share/bash-completion/completions/fictures-seed`;
+    /// zsh: into a directory on `$fpath` as `_fictures-seed`;
+    /// fish: `> ~/.config/fish/completions/fictures-seed.fish`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to stdout: `fictures-seed man | man -l -`,
+    /// or write every page (one per subcommand too) into a directory.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `fictures-seed.1` and a page per subcommand into DIR instead.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -208,6 +243,10 @@ pub struct VerifyArgs {
     /// [default: `[scale] stories` of the seed file].
     #[arg(long, value_name = "N")]
     pub scale: Option<u32>,
+    /// Also write the result as JUnit XML to FILE (one test case per table and
+    /// one for the cache, a failure per finding), for CI test dashboards.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -238,4 +277,32 @@ pub struct AuthArgs {
 pub struct MigrateArgs {
     #[command(flatten)]
     pub dry_run: DryRun,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_of_the_tool_and_of_every_subcommand_ends_with_every_exit_code() {
+        let mut top = command();
+        let mut helps = vec![("fictures-seed".to_string(), top.render_long_help())];
+        top.build();
+        // clap's own `help` subcommand prints others' help, not its own codes.
+        for sub in top.get_subcommands_mut().filter(|s| s.get_name() != "help") {
+            helps.push((sub.get_name().to_string(), sub.render_long_help()));
+        }
+        assert!(helps.len() > 10, "{}", helps.len());
+        for (name, help) in helps {
+            let help = help.to_string();
+            let table = help
+                .split_once("Exit codes:\n")
+                .unwrap_or_else(|| panic!("{name}: no exit codes in\n{help}"))
+                .1;
+            for code in ExitCode::ALL {
+                let line = format!("{:>2}  {}", code.code(), code.meaning());
+                assert!(table.contains(&line), "{name}: `{line}` missing in\n{help}");
+            }
+        }
+    }
 }

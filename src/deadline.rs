@@ -57,7 +57,7 @@ pub fn expired(timeout: Duration) -> Failure {
 /// the failure to `report` (which prints it) and ends the process with its
 /// code. Closing the process closes the connection, so the server rolls back
 /// whatever was not committed.
-pub fn start(timeout: Duration, report: impl FnOnce(Failure) + Send + 'static) {
+pub fn start(timeout: Duration, report: impl FnOnce(Failure) -> ExitCode + Send + 'static) {
     std::thread::spawn(move || {
         std::thread::sleep(timeout);
         let failure = expired(timeout);
@@ -66,8 +66,8 @@ pub fn start(timeout: Duration, report: impl FnOnce(Failure) + Send + 'static) {
                 let _ = std::fs::remove_dir_all(dir);
             }
         }
-        let code = failure.code;
-        report(failure);
+        // `report` may end in another failure (a JUnit file it cannot write).
+        let code = report(failure);
         std::process::exit(code.code());
     });
 }

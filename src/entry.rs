@@ -3,12 +3,12 @@
 
 use std::io::IsTerminal;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{self, Cli, Command};
 use crate::commands::{self, Outcome};
 use crate::config::Config;
 use crate::error::{Failure, Result};
-use crate::{deadline, settings};
-use clap::Parser;
+use crate::{ci, deadline, settings};
+use clap::FromArgMatches as _;
 use tracing_subscriber::EnvFilter;
 
 /// Runs the tool as `main` does and ends the process with its exit code.
@@ -36,7 +36,8 @@ pub fn main() -> ! {
         eprintln!("error: {}", failure.message);
         std::process::exit(failure.code.code());
     }
-    let cli = Cli::parse_from(&args);
+    let cli =
+        Cli::from_arg_matches(&cli::command().get_matches_from(&args)).unwrap_or_else(|e| e.exit());
     let g = &cli.global;
     let level = match (g.quiet, g.verbose) {
         (true, _) => "error",
@@ -54,12 +55,26 @@ pub fn main() -> ! {
         .init();
 
     let json = g.json;
-    deadline::start(g.timeout, move |failure| fail(&failure, json));
+    let outputs = ci::Outputs::of(&cli.command);
+    // A run cut short by --timeout still leaves its JUnit case and summary.
+    let on_timeout = outputs.clone();
+    deadline::start(g.timeout, move |failure| {
+        let failure = on_timeout
+            .deliver(Err(failure))
+            .expect_err("a failure stays a failure");
+        fail(&failure, json);
+        failure.code
+    });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
-    let code = match runtime.block_on(run(&cli)) {
+    let outcome = match outputs.prepare() {
+        Ok(()) => outputs.deliver(runtime.block_on(run(&cli))),
+        // The JUnit path is what failed: only the summary can say so.
+        Err(failure) => outputs.summarize(Err(failure)),
+    };
+    let code = match outcome {
         Ok((report, code)) => {
             report.print(g.json, g.quiet);
             code
@@ -101,5 +116,7 @@ async fn run(cli: &Cli) -> Result<Outcome> {
         Command::Migrate(a) => commands::migrate::run(g, a).await,
         Command::Invalidate(a) => commands::invalidate::run(g, a).await,
         Command::Init(a) => commands::init::run(a),
+        Command::Completions(a) => commands::docs::completions(a),
+        Command::Man(a) => commands::docs::man(a),
     }
 }

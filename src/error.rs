@@ -4,19 +4,48 @@
 
 use std::fmt;
 
-/// The documented exit codes (README "Exit codes" mirrors this table).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitCode {
-    Ok = 0,
-    Drift = 1,
-    Usage = 2,
-    Refused = 3,
-    Connect = 4,
-    Schema = 5,
-    LockTimeout = 6,
-    CacheAfterCommit = 7,
-    Database = 8,
-    Io = 9,
+/// Declares the exit codes once: the enum, the names `--json` reports, and the
+/// one-line meanings that `--help` ends with all come from this list.
+macro_rules! exit_codes {
+    ($($variant:ident = $code:literal, $name:literal, $meaning:literal;)+) => {
+        /// The documented exit codes (README "Exit codes" tells the longer story).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ExitCode {
+            $($variant = $code,)+
+        }
+
+        impl ExitCode {
+            /// Every code, in order.
+            pub const ALL: &[ExitCode] = &[$(ExitCode::$variant,)+];
+
+            /// Short machine-readable name used in `--json` error objects.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ExitCode::$variant => $name,)+
+                }
+            }
+
+            /// What the code means, in one line.
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(ExitCode::$variant => $meaning,)+
+                }
+            }
+        }
+    };
+}
+
+exit_codes! {
+    Ok = 0, "ok", "success (verify: the fixture is exact)";
+    Drift = 1, "drift", "verify found differences from the fixture";
+    Usage = 2, "usage", "usage or seed-file error; nothing was connected or written";
+    Refused = 3, "refused", "the target guard refused a write target (remote or production-looking)";
+    Connect = 4, "connect", "cannot connect to PostgreSQL or Redis, or the connection was lost";
+    Schema = 5, "schema", "the database schema cannot hold the fixture";
+    LockTimeout = 6, "lock_timeout", "timed out waiting for another run's fixture lock";
+    CacheAfterCommit = 7, "cache_after_commit", "committed, but clearing the cache failed; run `fictures-seed invalidate`";
+    Database = 8, "database", "any other database error; nothing was committed";
+    Io = 9, "io", "a file could not be written (--out, --auth-out, --junit, init)";
 }
 
 impl ExitCode {
@@ -24,20 +53,13 @@ impl ExitCode {
         self as i32
     }
 
-    /// Short machine-readable name used in `--json` error objects.
-    pub fn name(self) -> &'static str {
-        match self {
-            ExitCode::Ok => "ok",
-            ExitCode::Drift => "drift",
-            ExitCode::Usage => "usage",
-            ExitCode::Refused => "refused",
-            ExitCode::Connect => "connect",
-            ExitCode::Schema => "schema",
-            ExitCode::LockTimeout => "lock_timeout",
-            ExitCode::CacheAfterCommit => "cache_after_commit",
-            ExitCode::Database => "database",
-            ExitCode::Io => "io",
+    /// The table `--help` ends with.
+    pub fn help_table() -> String {
+        let mut out = String::from("Exit codes:\n");
+        for code in ExitCode::ALL {
+            out.push_str(&format!("  {:>2}  {}\n", code.code(), code.meaning()));
         }
+        out
     }
 }
 
@@ -84,4 +106,30 @@ pub fn unexpected(shown: &str, what: &str) -> Failure {
             "PostgreSQL at {shown} answered with {what}, which this tool does not understand; nothing was committed; report this with the output of `-vv`"
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_distinct_and_in_order() {
+        for (i, code) in ExitCode::ALL.iter().enumerate() {
+            assert_eq!(code.code(), i as i32, "{code:?}");
+        }
+        let mut names: Vec<_> = ExitCode::ALL.iter().map(|c| c.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ExitCode::ALL.len());
+    }
+
+    #[test]
+    fn the_help_table_has_a_line_per_code() {
+        let table = ExitCode::help_table();
+        assert_eq!(table.lines().count(), ExitCode::ALL.len() + 1, "{table}");
+        assert!(
+            table.contains("   9  a file could not be written"),
+            "{table}"
+        );
+    }
 }

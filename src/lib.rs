@@ -5,6 +5,7 @@
 //! are the thin edges to PostgreSQL, Redis and the terminal.
 
 pub mod auth;
+mod ci;
 mod cli;
 mod commands;
 mod config;

@@ -4,9 +4,7 @@
 
 use super::session;
 use serde_json::{Map, Value, json};
-use std::io::Write as _;
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, Ordering};
 use url::Url;
 
 /// The account a storage-state file signs in as, with everything the app's
@@ -133,46 +131,9 @@ pub fn document(default: &str, profiles: &Map<String, Value>) -> Value {
 /// Any I/O error, including a missing parent directory; the temporary file
 /// is removed again.
 pub fn write_atomic(path: &Path, value: &Value) -> std::io::Result<()> {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let file_name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("{} names no file", path.display()),
-        )
-    })?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    // Same directory, so the rename cannot cross file systems; pid and counter
-    // keep concurrent writers from sharing a temporary file.
-    let tmp = dir.join(format!(
-        ".{}.{}.{}.tmp",
-        file_name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
     let mut bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
     bytes.push(b'\n');
-
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let result = options.open(&tmp).and_then(|mut file| {
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)?;
-        // The rename itself is only durable once the directory is synced.
-        #[cfg(unix)]
-        std::fs::File::open(dir)?.sync_all()?;
-        Ok(())
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    crate::io::file::write_atomic(path, &bytes, 0o600)
 }
 
 #[cfg(test)]

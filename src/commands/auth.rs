@@ -267,9 +267,5 @@ fn create_dir(dir: &Path) -> Result<()> {
             .map_err(fail)?;
     }
     // A probe file, so an unwritable directory stops the run before it writes anything.
-    tempfile::Builder::new()
-        .prefix(".fictures-seed-probe")
-        .tempfile_in(dir)
-        .map(drop)
-        .map_err(fail)
+    crate::io::file::probe(dir).map_err(fail)
 }

@@ -2,6 +2,7 @@
 //! printing to `main`.
 
 pub mod auth;
+pub mod docs;
 pub mod doctor;
 pub mod init;
 pub mod invalidate;

@@ -6,6 +6,8 @@ use serde_json::Value;
 
 pub mod auth;
 pub mod doctor;
+pub mod junit;
+pub mod summary;
 
 use crate::pure::plan::Plan;
 use crate::pure::wording::count;
@@ -30,6 +32,9 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub doctor: Option<doctor::Diagnosis>,
     pub notes: Vec<String>,
+    /// A document printed as it is instead of the report (completions, man).
+    #[serde(skip)]
+    pub document: Option<String>,
     pub statements: u64,
     pub round_trips: u64,
     pub redis_commands: u64,
@@ -147,6 +152,12 @@ impl Report {
     }
 
     pub fn print(&self, json: bool, quiet: bool) {
+        if let Some(document) = &self.document {
+            use std::io::Write as _;
+            // A reader that stops early (`| head`) is no failure.
+            let _ = std::io::stdout().lock().write_all(document.as_bytes());
+            return;
+        }
         let text = if json {
             serde_json::to_string_pretty(&self.to_json()).expect("reports serialize")
         } else if !quiet {
@@ -166,12 +177,7 @@ impl Report {
             ""
         };
         out.push(format!("{}{verb}", self.command));
-        // verify reads the same plan as differences, not as work to do.
-        let heads = if self.findings.is_some() {
-            VERIFY_WORDS.map(|(_, w)| w)
-        } else {
-            VERIFY_WORDS.map(|(p, _)| p)
-        };
+        let heads = self.heads();
         if !self.tables.is_empty() {
             out.push(format!(
                 "  {:<22} {:>7} {:>7} {:>7} {:>9}",
@@ -245,6 +251,16 @@ impl Report {
         out.join("\n")
     }
 
+    /// The words over the table's counts: verify reads the same plan as
+    /// differences, not as work to do.
+    pub fn heads(&self) -> [&'static str; 4] {
+        if self.findings.is_some() {
+            VERIFY_WORDS.map(|(_, w)| w)
+        } else {
+            VERIFY_WORDS.map(|(p, _)| p)
+        }
+    }
+
     /// The report as the JSON object `--json` prints. `verify`'s table counts
     /// carry the words of its human report, and it says `ok` at the top.
     pub fn to_json(&self) -> Value {
@@ -279,11 +295,11 @@ const VERIFY_WORDS: [(&str, &str); 4] = [
 ];
 
 impl CacheLine {
-    fn human(&self, dry_run: bool, verify: bool) -> Vec<String> {
+    /// The one line that says what happened to the cache (or was found in it).
+    pub fn headline(&self, dry_run: bool, verify: bool) -> String {
         if self.skipped {
-            return vec!["cache: skipped (--no-cache)".into()];
-        }
-        let mut out = vec![if verify {
+            "cache: skipped (--no-cache)".into()
+        } else if verify {
             format!(
                 "cache: {} present",
                 count(self.present.len(), "fixture key")
@@ -295,7 +311,11 @@ impl CacheLine {
                 "removed"
             };
             format!("cache: {} {verb}", count(self.removed, "fixture key"))
-        }];
+        }
+    }
+
+    fn human(&self, dry_run: bool, verify: bool) -> Vec<String> {
+        let mut out = vec![self.headline(dry_run, verify)];
         out.extend(self.keys.iter().map(|k| format!("  {k}")));
         out.extend(
             self.present
@@ -307,14 +327,21 @@ impl CacheLine {
 }
 
 fn finding_line(f: &Finding) -> String {
-    let mut line = format!("{:<8} {}/{}", f.kind, f.table, f.id);
-    if let Some(c) = &f.column {
-        line.push_str(&format!(" .{c}"));
+    format!("{:<8} {}", f.kind, f.describe())
+}
+
+impl Finding {
+    /// Where the finding is and what differs, in one line (values shortened).
+    pub fn describe(&self) -> String {
+        let mut line = format!("{}/{}", self.table, self.id);
+        if let Some(c) = &self.column {
+            line.push_str(&format!(" .{c}"));
+        }
+        if let (Some(e), Some(a)) = (&self.expected, &self.actual) {
+            line.push_str(&format!(": expected {}, found {}", shorten(e), shorten(a)));
+        }
+        line
     }
-    if let (Some(e), Some(a)) = (&f.expected, &f.actual) {
-        line.push_str(&format!(": expected {}, found {}", shorten(e), shorten(a)));
-    }
-    line
 }
 
 /// A value shortened to fit a terminal line.

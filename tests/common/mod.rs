@@ -339,6 +339,18 @@ impl Drop for TestEnv {
     }
 }
 
+/// Runs the tool from `dir` with `args` and nothing from the environment but
+/// `PATH`: for commands that reach no server (help, documents).
+pub fn offline<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> Run {
+    Run(Command::new(env!("CARGO_BIN_EXE_fictures-seed"))
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(args)
+        .output()
+        .expect("the tool runs"))
+}
+
 /// A finished run of the tool.
 pub struct Run(pub Output);
 
@@ -372,6 +384,16 @@ impl Run {
         );
         self
     }
+}
+
+/// The names in a directory, sorted.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 /// The canonical seed file's text, for tests that derive variants of it.
