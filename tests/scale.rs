@@ -88,11 +88,50 @@ fn scale_data_is_streamed_checked_and_removed() {
         0
     );
 
-    env.run(&["teardown", "--quiet"]).expect(0);
+    // A row of a table the tool never heard of, hanging off a load-test
+    // scene, goes with it; the dry run (a walk in the client) and the real
+    // run (a sweep inside the database) count the same rows per table.
+    env.sql(&format!(
+        "CREATE TABLE scene_marks (id serial PRIMARY KEY, scene_id text NOT NULL REFERENCES scenes(id)); \
+         INSERT INTO scene_marks (scene_id) SELECT s.id FROM scenes s JOIN chapters c ON c.id = s.chapter_id \
+         JOIN stories t ON t.id = c.story_id WHERE t.author_id = '{LOAD}' LIMIT 4"
+    ));
+    let lines = |report: &serde_json::Value| -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> = report["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["table"].as_str().unwrap().to_string(),
+                    l["delete"].as_u64().unwrap(),
+                )
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        v.sort();
+        v
+    };
+    let dry = env
+        .run(&["teardown", "--dry-run", "--json"])
+        .expect(0)
+        .json();
+    let real = env.run(&["teardown", "--json"]).expect(0).json();
+    assert_eq!(lines(&dry), lines(&real));
+    assert!(
+        lines(&real).contains(&("scene_marks".to_string(), 4)),
+        "{real}"
+    );
+    assert!(
+        lines(&real).contains(&("scenes".to_string(), 45 + 90)),
+        "{real}"
+    );
     assert_eq!(
         env.count(&format!("SELECT count(*) FROM users WHERE id = '{LOAD}'")),
         0
     );
+    assert_eq!(env.count("SELECT count(*) FROM scene_marks"), 0);
+    env.sql("DROP TABLE scene_marks");
     assert_eq!(env.checksums(), foreign);
 }
 

@@ -32,7 +32,7 @@
 //! `BENCH_PROXY_RUNS` (default 7), `BENCH_BASELINE_RUNS` (default 3),
 //! `BENCH_DELAY_MS` (default 25), `BENCH_REDIS_DB`, `BENCH_SCALE=0` to skip
 //! part 3, `BENCH_PARTS` (for example `3,5`: only those parts),
-//! `BENCH_BUSY_KEYS`, `PG_BIN` (directory of psql and pg_dump).
+//! `BENCH_BUSY_KEYS`, `BENCH_SCALE_SCENES` (default `10000,100000`), `PG_BIN` (directory of psql and pg_dump).
 //!
 //! The tables go to stdout as Markdown (ready for BENCHMARKS.md), progress to
 //! stderr. The exit status is 0 when everything could be measured, whether or

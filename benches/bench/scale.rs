@@ -8,7 +8,24 @@ use anyhow::{Context, Result, ensure};
 
 use crate::ctx::*;
 
-pub(crate) const SCALE_TARGETS_SCENES: [u64; 2] = [10_000, 100_000];
+/// Scenes per run, smallest first; `BENCH_SCALE_SCENES=45000,450000` for others.
+fn scale_targets() -> Result<Vec<u64>> {
+    let text = std::env::var("BENCH_SCALE_SCENES").unwrap_or_else(|_| "10000,100000".into());
+    let mut targets = text
+        .split(',')
+        .map(|n| {
+            n.trim()
+                .parse::<u64>()
+                .context("BENCH_SCALE_SCENES: scene counts")
+        })
+        .collect::<Result<Vec<u64>>>()?;
+    targets.sort_unstable();
+    ensure!(
+        !targets.is_empty(),
+        "BENCH_SCALE_SCENES names no scene count"
+    );
+    Ok(targets)
+}
 
 pub(crate) struct ScaleRun {
     pub(crate) scenes: u64,
@@ -77,7 +94,8 @@ pub(crate) fn scale_section(ctx: &Ctx) -> Result<Option<Scale>> {
 
     let mut runs = Vec::new();
     let mut copy_wall = Duration::ZERO;
-    for target in SCALE_TARGETS_SCENES {
+    let targets = scale_targets()?;
+    for &target in &targets {
         let stories = target.div_ceil(scenes_per_story);
         eprintln!("bench: part 3: seed --scale {stories} ({target} scenes)");
         let db = ctx.fresh_db("scale")?;
@@ -113,7 +131,7 @@ pub(crate) fn scale_section(ctx: &Ctx) -> Result<Option<Scale>> {
         let teardown = measured(ctx, &db, &["teardown"])?;
         ctx.drop_db(&db)?;
 
-        if target == SCALE_TARGETS_SCENES[SCALE_TARGETS_SCENES.len() - 1] {
+        if Some(&target) == targets.last() {
             // The raw COPY speed of this machine: the same rows with psql \copy,
             // into a fresh database, in one transaction.
             eprintln!("bench: part 3: psql \\copy of the same {rows} rows");

@@ -11,7 +11,7 @@ use crate::engine::{self, Access, Adoption, KeyDrop, Session, Writes};
 use crate::error::{ExitCode, Result};
 use crate::io::scale::{self, Source};
 use crate::progress;
-use crate::pure::dependents::{self, Doomed, Mode};
+use crate::pure::dependents::{Doomed, Mode};
 use crate::pure::fixture::{Kind, Tag};
 use crate::pure::plan::{self, Goal};
 use crate::pure::wording::{agree, count};
@@ -177,16 +177,16 @@ async fn write_scale(
             };
             return Ok((line, tags));
         }
-        let root = target.fixture.scale_root(&account);
-        let old = crate::io::walk::walk(&mut target.db, &target.catalog, &root, Mode::Extras, None)
-            .await?;
-        if let Some(found) = old.get("stories") {
-            tags.extend(found.rows.keys().map(|id| (Kind::Story, id.clone())));
-        }
-        let deletes = dependents::delete_order(&target.catalog, &old)
-            .iter()
-            .map(|t| dependents::delete_statement(&target.catalog, t, &old[t]))
-            .collect();
+        // Set-based, inside the database: only counts and story ids come back.
+        let old = crate::io::sweep::sweep(
+            &mut target.db,
+            &target.catalog,
+            ("users", "id", &account),
+            Mode::Extras,
+        )
+        .await?;
+        tags.extend(old.story_ids.into_iter().map(|id| (Kind::Story, id)));
+        let deletes = old.deletes;
         target.execute(deletes).await?;
     }
     let bar = progress::bar(g, "copy");

@@ -8,9 +8,11 @@ use crate::cli::WriteArgs;
 use crate::config::Config;
 use crate::engine::{self, Access, Adoption, KeyDrop, Writes};
 use crate::error::{ExitCode, Result};
+use crate::io::sweep::Swept;
 use crate::pure::dependents::Mode;
+use crate::pure::fixture::Kind;
 use crate::pure::plan::{self, Goal};
-use crate::report::Report;
+use crate::report::{Report, TableLine};
 
 use super::Outcome;
 
@@ -26,22 +28,32 @@ pub async fn run(g: &Config, args: &WriteArgs) -> Result<Outcome> {
     let (mut cache, mut target) =
         engine::start(g, file, args.cache.no_cache, writes, Adoption::Lenient, 0).await?;
 
-    // Load-test stories hang off their own account: walking from it removes them too.
+    // Load-test stories hang off their own account. A real run sweeps them
+    // inside the database (their number never reaches this process); a dry
+    // run, whose transaction is read-only, walks from the account instead.
     let account = target.file.scale.account_id();
-    target.fixture.add_scale_account(&account);
-    let removal = target.fixture.clone();
+    let mut walk_from = target.fixture.canonical(&account);
+    if dry_run {
+        walk_from.add_scale_account(&account);
+    }
     let (state, roots) = target
-        .begin(g, Access::unless_dry_run(dry_run), &removal)
+        .begin(g, Access::unless_dry_run(dry_run), &walk_from)
         .await?;
     let doomed = crate::io::walk::walk(
         &mut target.db,
         &target.catalog,
-        &removal,
+        &walk_from,
         Mode::Teardown,
         roots,
     )
     .await?;
-    let plan = plan::diff(&target.fixture, &state, doomed, Goal::Removal);
+    let swept = if dry_run || account.is_empty() {
+        Swept::default()
+    } else {
+        let root = ("users", "id", account.as_str());
+        crate::io::sweep::sweep(&mut target.db, &target.catalog, root, Mode::Teardown).await?
+    };
+    let plan = plan::diff(&walk_from, &state, doomed, Goal::Removal);
     let mut report = Report {
         command: "teardown",
         dry_run,
@@ -52,9 +64,18 @@ pub async fn run(g: &Config, args: &WriteArgs) -> Result<Outcome> {
     if dry_run {
         target.rollback().await?;
     } else {
-        let statements = plan.statements(&target.catalog);
+        let mut statements = swept.deletes;
+        statements.extend(plan.statements(&target.catalog));
         let counts = target.commit(statements).await?;
-        // Report what the deletes really removed.
+        // Report what the deletes really removed, swept tables included.
+        for (table, _) in &counts {
+            if !report.tables.iter().any(|l| l.table == *table) {
+                report.tables.push(TableLine {
+                    table: table.clone(),
+                    ..TableLine::default()
+                });
+            }
+        }
         for line in &mut report.tables {
             line.delete = counts
                 .iter()
@@ -63,9 +84,14 @@ pub async fn run(g: &Config, args: &WriteArgs) -> Result<Outcome> {
                 .sum();
         }
     }
-    // Everything the fixture is goes from the cache, whether or not its rows were there.
+    // Everything the fixture is goes from the cache, whether or not its rows
+    // were there, and so do the load-test account's and stories' families.
     let mut tags = target.all_tags();
     tags.extend(plan.touched());
+    if !account.is_empty() {
+        tags.insert((Kind::User, account));
+    }
+    tags.extend(swept.story_ids.into_iter().map(|id| (Kind::Story, id)));
     engine::drop_keys(cache.as_mut(), &tags, KeyDrop::after(dry_run), &mut report).await?;
     target.finish(&mut report, cache.as_ref(), started);
     target.db.close().await;

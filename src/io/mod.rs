@@ -6,4 +6,5 @@ pub mod cache;
 pub mod db;
 pub mod file;
 pub mod scale;
+pub mod sweep;
 pub mod walk;

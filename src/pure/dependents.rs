@@ -34,9 +34,12 @@ pub struct Found {
 /// Per table, the rows that go.
 pub type Doomed = BTreeMap<String, Found>;
 
-/// Tables with doomed rows, children before parents, so NO ACTION holds.
-pub fn delete_order(catalog: &Catalog, doomed: &Doomed) -> Vec<String> {
-    let mut remaining: BTreeSet<String> = doomed.keys().cloned().collect();
+/// `tables` (those with doomed rows), children before parents, so NO ACTION holds.
+pub fn delete_order<'a>(
+    catalog: &Catalog,
+    tables: impl IntoIterator<Item = &'a String>,
+) -> Vec<String> {
+    let mut remaining: BTreeSet<String> = tables.into_iter().cloned().collect();
     let mut order = Vec::new();
     while !remaining.is_empty() {
         // A table may go once no other remaining table references it.
@@ -327,7 +330,7 @@ mod tests {
                 ("scenes", "chapter_id", "chapters"),
             ],
         );
-        let order = delete_order(&c, &doomed(&["stories", "chapters", "scenes"]));
+        let order = delete_order(&c, doomed(&["stories", "chapters", "scenes"]).keys());
         assert_eq!(order, ["scenes", "chapters", "stories"]);
     }
 
@@ -337,7 +340,7 @@ mod tests {
             &["a", "b", "c"],
             &[("a", "b_id", "b"), ("b", "a_id", "a"), ("c", "a_id", "a")],
         );
-        let order = delete_order(&c, &doomed(&["a", "b", "c"]));
+        let order = delete_order(&c, doomed(&["a", "b", "c"]).keys());
         assert_eq!(order.len(), 3);
         assert_eq!(
             order[0], "c",
@@ -345,7 +348,7 @@ mod tests {
         );
         // A self reference is no obstacle at all.
         let c = catalog(&["loop"], &[("loop", "next_id", "loop")]);
-        assert_eq!(delete_order(&c, &doomed(&["loop"])), ["loop"]);
+        assert_eq!(delete_order(&c, doomed(&["loop"]).keys()), ["loop"]);
     }
 
     #[test]

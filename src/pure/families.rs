@@ -103,10 +103,10 @@ impl Families {
 
     /// SCAN MATCH patterns that every key under a prefix matches, so the
     /// server filters the keyspace and only candidates travel; [`matches`]
-    /// then decides. Each prefix holds an entity id followed by `:`; per id
-    /// length, one pattern asks for a run of that length whose every
-    /// character is one the ids have at that position, then a `:`. Random
-    /// ids of other entities almost never fit all positions.
+    /// then decides. Each prefix holds an entity id between two `:`; per id
+    /// length, one pattern asks for `:`, a run of that length whose every
+    /// character is one the ids have at that position, then `:`. Random ids
+    /// of other entities almost never fit all positions.
     ///
     /// [`matches`]: Families::matches
     pub fn patterns(&self) -> Vec<String> {
@@ -123,7 +123,9 @@ impl Families {
         by_length
             .values()
             .map(|classes| {
-                let mut pattern = String::from("*");
+                // Every prefix has a `:` before its id: anchoring there lets the
+                // server skip most positions at the first character.
+                let mut pattern = String::from("*:");
                 for class in classes {
                     pattern.push('[');
                     // Escaped one by one, so `-`, `^`, `]` and `\\` mean themselves.
@@ -196,7 +198,7 @@ mod tests {
         let patterns = Families::of(&tags).patterns();
         assert_eq!(
             patterns,
-            ["*[\\a][\\-\\b]:*", "*[\\u][\\^][\\]][\\x]:*"],
+            ["*:[\\a][\\-\\b]:*", "*:[\\u][\\^][\\]][\\x]:*"],
             "one pattern per id length, positions merged"
         );
         assert!(Families::of(&BTreeSet::new()).patterns().is_empty());

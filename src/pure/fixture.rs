@@ -252,17 +252,6 @@ impl Fixture {
         }
         canonical
     }
-
-    /// A fixture holding only the load-test account, whose dependants are all
-    /// the scale rows.
-    pub fn scale_root(&self, id: &str) -> Fixture {
-        let mut users = TableRows::new("users", &["id"], &["id"]);
-        users.push(json!({ "id": id }), vec![(Kind::User, id.to_string())]);
-        Fixture {
-            tables: vec![users],
-            ..self.clone()
-        }
-    }
 }
 
 /// The accounts the file creates itself; adopted ones are resolved against the
@@ -951,15 +940,13 @@ mod tests {
     }
 
     #[test]
-    fn the_load_test_account_is_a_root_of_its_own() {
+    fn the_load_test_account_comes_and_goes_once() {
         let mut f = crate::pure::testing::fixture();
+        f.add_scale_account("fxLoadTestAccount0001");
         f.add_scale_account("fxLoadTestAccount0001");
         let users = |f: &Fixture| f.table("users").unwrap().rows.len();
         let canonical = f.canonical("fxLoadTestAccount0001");
         assert_eq!(users(&f), users(&canonical) + 1);
-        let root = f.scale_root("fxLoadTestAccount0001");
-        assert_eq!(root.tables.len(), 1);
-        assert_eq!(users(&root), 1);
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod redact;
 pub mod seedfile;
 pub mod snapshot;
 pub mod sql;
+pub mod sweep;
 #[cfg(test)]
 pub mod testing;
 pub mod text;

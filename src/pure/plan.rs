@@ -98,7 +98,7 @@ impl Plan {
     /// one upsert per table parents-first. Each reports its row count.
     pub fn statements(&self, catalog: &Catalog) -> Vec<String> {
         let mut out = Vec::new();
-        for table in dependents::delete_order(catalog, &self.doomed) {
+        for table in dependents::delete_order(catalog, self.doomed.keys()) {
             out.push(dependents::delete_statement(
                 catalog,
                 &table,

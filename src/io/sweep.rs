@@ -1,0 +1,90 @@
+//! Runs a `pure::sweep` in the open transaction: the root row and, one round
+//! trip per level, everything hanging off it, collected in temporary tables;
+//! the client gets counts, the deletes to send and the swept stories' ids.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::error::Result;
+use crate::io::db::Db;
+use crate::pure::catalog::Catalog;
+use crate::pure::dependents::{self, Mode};
+use crate::pure::sweep::Sweep;
+
+/// What a sweep found: the deletes (children first, counted per table) and
+/// the ids of the stories among them, for the cache.
+#[derive(Debug, Default)]
+pub struct Swept {
+    pub deletes: Vec<String>,
+    pub story_ids: Vec<String>,
+}
+
+/// Sweeps from the row of `root` whose `key` is `value`.
+pub async fn sweep(
+    db: &mut Db,
+    catalog: &Catalog,
+    (root, key, value): (&str, &str, &str),
+    mode: Mode,
+) -> Result<Swept> {
+    let started = std::time::Instant::now();
+    let plan = Sweep::new(catalog, root, mode);
+    let mut statements = plan.start(root, key, value);
+    statements.push(plan.counts(Some(0)));
+    let n = statements.len() as u64;
+    let mut gained = db.json(statements.join(";\n"), n).await?;
+    if counts(&gained).values().all(|n| *n == 0) {
+        // No root row: nothing hangs off it either.
+        return Ok(Swept::default());
+    }
+    let mut level = 0;
+    loop {
+        let tables: Vec<String> = counts(&gained)
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(t, _)| t)
+            .collect();
+        let next = plan.level(&tables, level + 1);
+        if tables.is_empty() || next.len() == 1 {
+            break;
+        }
+        level += 1;
+        let n = next.len() as u64;
+        gained = db.json(next.join(";\n"), n).await?;
+    }
+    let mut last = vec![plan.counts(None)];
+    last.extend(plan.values("stories", "id"));
+    let n = last.len();
+    let mut answers = db.json_rows(last.join(";\n"), n as u64, n).await?;
+    let stories = if n == 2 { answers.pop() } else { None };
+    let rows: BTreeMap<String, u64> = counts(&answers.pop().unwrap_or(Value::Null))
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    let deletes = dependents::delete_order(catalog, rows.keys())
+        .iter()
+        .map(|t| plan.delete(t))
+        .collect();
+    let story_ids = stories
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    crate::steps::done(
+        "sweep",
+        &format!(
+            "{} rows in {} tables, {} levels from {root} {value}",
+            rows.values().sum::<u64>(),
+            rows.len(),
+            level + 1
+        ),
+        started,
+    );
+    Ok(Swept { deletes, story_ids })
+}
+
+fn counts(v: &Value) -> BTreeMap<String, u64> {
+    v.as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(t, n)| Some((t.clone(), n.as_u64()?)))
+        .collect()
+}
