@@ -12,7 +12,7 @@ use crate::io::cache::Cache;
 use crate::io::db::{Db, Limits};
 use crate::pure::catalog::Catalog;
 use crate::pure::credentials::Credentials;
-use crate::pure::dependents::Walker;
+use crate::pure::dependents::{Doomed, Mode, Walker};
 use crate::pure::families::Families;
 use crate::pure::fit::{self, Fit};
 use crate::pure::fixture::{self, Account, Fixture, Tag};
@@ -254,7 +254,22 @@ impl Session {
     /// Opens the transaction and reads the fixture's state in one round trip:
     /// writers take the fixture lock with bounded waits; readers get a
     /// read-only snapshot and take no lock.
-    pub async fn begin(
+    /// Opens the transaction, reads the snapshot and walks from `walk_from`
+    /// to the rows hanging off it (the walk's roots ride in the snapshot's batch).
+    pub async fn read(
+        &mut self,
+        g: &Config,
+        access: Access,
+        walk_from: &Fixture,
+        mode: Mode,
+    ) -> Result<(Snapshot, Doomed)> {
+        let (state, roots) = self.begin(g, access, walk_from).await?;
+        let doomed =
+            crate::io::walk::walk(&mut self.db, &self.catalog, walk_from, mode, roots).await?;
+        Ok((state, doomed))
+    }
+
+    async fn begin(
         &mut self,
         g: &Config,
         access: Access,

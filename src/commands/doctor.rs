@@ -68,15 +68,9 @@ pub async fn run(g: &Config) -> Result<Outcome> {
 /// every statement `seed` and `teardown` would then send.
 async fn rehearse(g: &Config, target: &mut Session) -> Result<Rehearsal> {
     let canonical = target.fixture.canonical(&target.file.scale.account_id());
-    let (state, roots) = target.begin(g, Access::Read, &canonical).await?;
-    let extras = crate::io::walk::walk(
-        &mut target.db,
-        &target.catalog,
-        &canonical,
-        Mode::Extras,
-        roots,
-    )
-    .await?;
+    let (state, extras) = target
+        .read(g, Access::Read, &canonical, Mode::Extras)
+        .await?;
     let mut removal = target.fixture.clone();
     removal.add_scale_account(&target.file.scale.account_id());
     let doomed = crate::io::walk::walk(

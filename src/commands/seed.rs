@@ -40,17 +40,9 @@ pub async fn run(g: &Config, args: &SeedArgs) -> Result<Outcome> {
     // Extras are found on every run, so a seed without --prune can say they
     // are there instead of calling the fixture exact while verify would not.
     let canonical = target.fixture.canonical(&target.file.scale.account_id());
-    let (state, roots) = target
-        .begin(g, Access::unless_dry_run(dry_run), &canonical)
+    let (state, extras) = target
+        .read(g, Access::unless_dry_run(dry_run), &canonical, Mode::Extras)
         .await?;
-    let extras = crate::io::walk::walk(
-        &mut target.db,
-        &target.catalog,
-        &canonical,
-        Mode::Extras,
-        roots,
-    )
-    .await?;
     let left = if args.prune {
         Vec::new()
     } else {

@@ -36,17 +36,14 @@ pub async fn run(g: &Config, args: &WriteArgs) -> Result<Outcome> {
     if dry_run {
         walk_from.add_scale_account(&account);
     }
-    let (state, roots) = target
-        .begin(g, Access::unless_dry_run(dry_run), &walk_from)
+    let (state, doomed) = target
+        .read(
+            g,
+            Access::unless_dry_run(dry_run),
+            &walk_from,
+            Mode::Teardown,
+        )
         .await?;
-    let doomed = crate::io::walk::walk(
-        &mut target.db,
-        &target.catalog,
-        &walk_from,
-        Mode::Teardown,
-        roots,
-    )
-    .await?;
     let swept = if dry_run || account.is_empty() {
         Swept::default()
     } else {

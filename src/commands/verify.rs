@@ -38,21 +38,15 @@ pub async fn run(g: &Config, args: &VerifyArgs) -> Result<Outcome> {
 
     let expected = crate::io::scale::expected(g, &target, scale)?;
     let canonical = target.fixture.canonical(&target.file.scale.account_id());
-    let (state, roots) = target.begin(g, Access::Read, &canonical).await?;
+    let (state, doomed) = target
+        .read(g, Access::Read, &canonical, Mode::Extras)
+        .await?;
     let held = match &expected {
         Some(_) => Some(
             crate::io::scale::read_state(&mut target.db, &target.file.scale.account_id()).await?,
         ),
         None => None,
     };
-    let doomed = crate::io::walk::walk(
-        &mut target.db,
-        &target.catalog,
-        &canonical,
-        Mode::Extras,
-        roots,
-    )
-    .await?;
     target.rollback().await?;
     let plan = plan::diff(&target.fixture, &state, doomed, Goal::Fixture);
     let mut findings = rows(&plan);

@@ -24,26 +24,6 @@ pub async fn walk(
 ) -> Result<Doomed> {
     let started = std::time::Instant::now();
     let trips = db.round_trips;
-    let doomed = walk_levels(db, catalog, fixture, mode, roots).await?;
-    crate::steps::done(
-        "plan",
-        &format!(
-            "dependents found in {} levels, {} rows",
-            db.round_trips - trips,
-            doomed.values().map(|f| f.rows.len()).sum::<usize>()
-        ),
-        started,
-    );
-    Ok(doomed)
-}
-
-async fn walk_levels(
-    db: &mut Db,
-    catalog: &Catalog,
-    fixture: &Fixture,
-    mode: Mode,
-    roots: Option<Value>,
-) -> Result<Doomed> {
     let walker = Walker { catalog };
     let mut seen: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut doomed = Doomed::new();
@@ -140,5 +120,14 @@ async fn walk_levels(
         }
         frontier = next;
     }
+    crate::steps::done(
+        "plan",
+        &format!(
+            "dependents found in {} levels, {} rows",
+            db.round_trips - trips,
+            doomed.values().map(|f| f.rows.len()).sum::<usize>()
+        ),
+        started,
+    );
     Ok(doomed)
 }
