@@ -129,30 +129,45 @@ impl Cache {
         if families.is_empty() {
             return Ok(found);
         }
+        // The exact keys' pipeline and the first scan step travel together.
         let exact = families.exact_keys();
-        for chunk in exact.chunks(BATCH) {
-            let mut pipe = redis::pipe();
-            for k in chunk {
-                pipe.cmd("EXISTS").arg(k);
-            }
-            let there: Vec<bool> = pipe.query_async(&mut self.con).await?;
-            self.commands += 1;
-            found.extend(
-                chunk
-                    .iter()
-                    .zip(there)
-                    .filter(|(_, t)| *t)
-                    .map(|(k, _)| k.clone()),
-            );
-        }
-        for pattern in families.patterns() {
-            self.pass(&pattern, |key| {
-                if families.matches(&key) {
-                    found.push(key);
+        let mut con = self.con.clone();
+        let exists = async {
+            let mut there = Vec::new();
+            for chunk in exact.chunks(BATCH) {
+                let mut pipe = redis::pipe();
+                for k in chunk {
+                    pipe.cmd("EXISTS").arg(k);
                 }
-            })
-            .await?;
-        }
+                let answers: Vec<bool> = pipe.query_async(&mut con).await?;
+                there.extend(
+                    chunk
+                        .iter()
+                        .zip(answers)
+                        .filter(|(_, t)| *t)
+                        .map(|(k, _)| k.clone()),
+                );
+            }
+            Ok::<_, redis::RedisError>(there)
+        };
+        let patterns = families.patterns();
+        let mut prefixed = Vec::new();
+        let scan = async {
+            for pattern in &patterns {
+                self.pass(pattern, |key| {
+                    if families.matches(&key) {
+                        prefixed.push(key);
+                    }
+                })
+                .await?;
+            }
+            Ok::<_, redis::RedisError>(())
+        };
+        let (there, scanned) = tokio::join!(exists, scan);
+        scanned?;
+        found.extend(there?);
+        found.extend(prefixed);
+        self.commands += exact.len().div_ceil(BATCH) as u64;
         found.sort();
         found.dedup();
         Ok(found)
