@@ -165,9 +165,12 @@ impl Ctx {
         Ok(())
     }
 
+    /// The URL of `db`, without TLS: the local figures measure the tool, not
+    /// a handshake (part 5 measures TLS on purpose, with URLs of its own).
     pub(crate) fn url(&self, db: &str) -> String {
         let mut u = self.admin.clone();
         u.set_path(&format!("/{db}"));
+        u.set_query(Some("sslmode=disable"));
         u.to_string()
     }
 

@@ -2,7 +2,7 @@
 //! trip per level, everything hanging off it, collected in temporary tables;
 //! the client gets counts, the deletes to send and the swept stories' ids.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -29,14 +29,14 @@ pub async fn sweep(
 ) -> Result<Swept> {
     let started = std::time::Instant::now();
     let plan = Sweep::new(catalog, root, mode);
-    let mut statements = plan.start(root, key, value);
-    statements.push(plan.counts(Some(0)));
+    let statements = plan.start(root, key, value);
     let n = statements.len() as u64;
     let mut gained = db.json(statements.join(";\n"), n).await?;
     if counts(&gained).values().all(|n| *n == 0) {
         // No root row: nothing hangs off it either.
         return Ok(Swept::default());
     }
+    let mut swept: BTreeSet<String> = [root.to_string()].into();
     let mut level = 0;
     loop {
         let tables: Vec<String> = counts(&gained)
@@ -44,16 +44,22 @@ pub async fn sweep(
             .filter(|(_, n)| *n > 0)
             .map(|(t, _)| t)
             .collect();
-        let next = plan.level(&tables, level + 1);
-        if tables.is_empty() || next.len() == 1 {
+        let reached = plan.reached_from(&tables);
+        if reached.is_empty() {
             break;
         }
+        swept.extend(reached);
         level += 1;
+        let all: Vec<String> = swept.iter().cloned().collect();
+        let next = plan.level(&tables, level, &all);
         let n = next.len() as u64;
         gained = db.json(next.join(";\n"), n).await?;
     }
-    let mut last = vec![plan.counts(None)];
-    last.extend(plan.values("stories", "id"));
+    let all: Vec<String> = swept.iter().cloned().collect();
+    let mut last = vec![plan.counts(&all, None)];
+    if swept.contains("stories") {
+        last.extend(plan.values("stories", "id"));
+    }
     let n = last.len();
     let mut answers = db.json_rows(last.join(";\n"), n as u64, n).await?;
     let stories = if n == 2 { answers.pop() } else { None };

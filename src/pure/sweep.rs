@@ -99,36 +99,55 @@ impl<'a> Sweep<'a> {
         format!("{}, {level} AS {LEVEL}", cols.join(", "))
     }
 
-    /// Creates the temporary tables (dropped at commit or rollback) and puts
-    /// the root row, `root_table.key_column = value`, in at level 0.
+    /// Creates the temporary table of `table` (dropped at commit or
+    /// rollback) unless an earlier level did.
+    fn create(&self, table: &str) -> String {
+        format!(
+            "CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DROP AS SELECT {} FROM {} t WITH NO DATA",
+            self.temps[table],
+            self.select_kept(table, "t", 0),
+            self.catalog.sql_name(table)
+        )
+    }
+
+    /// Puts the root row, `root_table.key_column = value`, in at level 0,
+    /// then counts it. Temporary tables are made only as levels reach them,
+    /// so a missing root costs one small batch whatever the schema's size.
     pub fn start(&self, root_table: &str, key_column: &str, value: &str) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .temps
+        vec![
+            self.create(root_table),
+            format!(
+                "INSERT INTO {} SELECT {} FROM {} t WHERE t.{} = {}",
+                self.temps[root_table],
+                self.select_kept(root_table, "t", 0),
+                self.catalog.sql_name(root_table),
+                sql::ident(key_column),
+                sql::literal(value)
+            ),
+            self.counts(&[root_table.to_string()], Some(0)),
+        ]
+    }
+
+    /// The tables whose temporary table the next level fills: every table
+    /// an edge out of `gained` leads to.
+    pub fn reached_from(&self, gained: &[String]) -> BTreeSet<String> {
+        gained
             .iter()
-            .map(|(table, temp)| {
-                format!(
-                    "CREATE TEMP TABLE {temp} ON COMMIT DROP AS SELECT {} FROM {} t WITH NO DATA",
-                    self.select_kept(table, "t", 0),
-                    self.catalog.sql_name(table)
-                )
-            })
-            .collect();
-        out.push(format!(
-            "INSERT INTO {} SELECT {} FROM {} t WHERE t.{} = {}",
-            self.temps[root_table],
-            self.select_kept(root_table, "t", 0),
-            self.catalog.sql_name(root_table),
-            sql::ident(key_column),
-            sql::literal(value)
-        ));
-        out
+            .flat_map(|p| self.catalog.referencing(p))
+            .filter(|fk| fk.drags_rows())
+            .map(|fk| fk.table.clone())
+            .collect()
     }
 
     /// The rows one level further from the root than `level - 1`'s, for
     /// every edge out of the tables that gained rows there, each added once;
-    /// then the rows each table gained at `level`, as one JSON object.
-    pub fn level(&self, gained: &[String], level: u32) -> Vec<String> {
-        let mut out = Vec::new();
+    /// then what each of `tables` (every table swept so far) gained.
+    pub fn level(&self, gained: &[String], level: u32, tables: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .reached_from(gained)
+            .iter()
+            .map(|t| self.create(t))
+            .collect();
         for parent in gained {
             for fk in self
                 .catalog
@@ -163,17 +182,17 @@ impl<'a> Sweep<'a> {
                 ));
             }
         }
-        out.push(self.counts(Some(level)));
+        out.push(self.counts(tables, Some(level)));
         out
     }
 
-    /// Rows per table at `level`, or in all, as one JSON object.
-    pub fn counts(&self, level: Option<u32>) -> String {
+    /// Rows per table of `tables` at `level`, or in all, as one JSON object.
+    pub fn counts(&self, tables: &[String], level: Option<u32>) -> String {
         let filter = level.map_or(String::new(), |l| format!(" WHERE {LEVEL} = {l}"));
-        let parts: Vec<(String, String)> = self
-            .temps
+        let parts: Vec<(String, String)> = tables
             .iter()
-            .map(|(table, temp)| {
+            .map(|table| {
+                let temp = &self.temps[table];
                 (
                     table.clone(),
                     format!("SELECT to_json(count(*)) FROM {temp}{filter}"),
@@ -258,25 +277,37 @@ mod tests {
         let tables: Vec<&String> = sweep.temps.keys().collect();
         assert_eq!(tables, ["scenes", "stories", "users"]);
         let start = sweep.start("users", "id", "u'1");
-        assert_eq!(start.len(), 4);
+        assert_eq!(start.len(), 3, "the root's table, its row, its count");
+        assert!(start[0].starts_with("CREATE TEMP TABLE IF NOT EXISTS pg_temp.fs_sweep_2 "));
         assert!(
-            start[3].ends_with("WHERE t.\"id\" = E'u''1'"),
+            start[1].ends_with("WHERE t.\"id\" = E'u''1'"),
             "{}",
-            start[3]
+            start[1]
         );
         assert!(start.iter().all(|s| !s.contains("notes")));
+        let reached: Vec<String> = sweep
+            .reached_from(&["stories".into()])
+            .into_iter()
+            .collect();
+        assert_eq!(reached, ["scenes"], "SET NULL leads nowhere");
     }
 
     #[test]
     fn a_level_follows_every_edge_out_of_what_the_last_level_gained() {
         let c = catalog();
         let sweep = Sweep::new(&c, "users", Mode::Teardown);
-        let level = sweep.level(&["users".into()], 1);
-        assert_eq!(level.len(), 2, "one edge, then the counts");
-        assert!(level[0].starts_with("INSERT INTO pg_temp.fs_sweep_1 "));
-        assert!(level[0].contains("WHERE fs_level = 0"));
-        assert!(level[0].contains("NOT EXISTS"));
-        assert!(level[1].contains("fs_level = 1"));
+        let swept = ["stories".to_string(), "users".to_string()];
+        let level = sweep.level(&["users".into()], 1, &swept);
+        assert_eq!(
+            level.len(),
+            3,
+            "the child's table, one edge, then the counts"
+        );
+        assert!(level[0].starts_with("CREATE TEMP TABLE IF NOT EXISTS pg_temp.fs_sweep_1 "));
+        assert!(level[1].starts_with("INSERT INTO pg_temp.fs_sweep_1 "));
+        assert!(level[1].contains("WHERE fs_level = 0"));
+        assert!(level[1].contains("NOT EXISTS"));
+        assert!(level[2].contains("fs_level = 1"));
         let delete = sweep.delete("stories");
         assert!(
             delete.contains(
