@@ -156,7 +156,9 @@ fn targets_table(local: &Local, remote: &Remote, scale: Option<&Scale>) -> Strin
             );
             let ratio = scale.memory_ratio();
             s += &format!(
-                "| scale: peak memory for 100,000 scenes ≤ 1.5× that for 10,000 | {} | {} |\n",
+                "| scale: peak memory for {} scenes ≤ 1.5× that for {} | {} | {} |\n",
+                scale.largest().scenes,
+                scale.runs[0].scenes,
                 ratio.map_or("n/a".to_string(), |r| format!("{r:.2}×")),
                 ratio.map_or("not measured", |r| yes_no(r <= 1.5))
             );
