@@ -168,3 +168,39 @@ fn spool_files_live_in_a_private_directory_removed_on_every_exit() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn a_role_without_temporary_tables_tears_down_a_fixture_and_is_told_what_load_test_data_needs() {
+    let env = TestEnv::new();
+    let role = format!("seed_notemp_{}", std::process::id());
+    env.sql(&format!(
+        "CREATE ROLE {role} LOGIN PASSWORD 'pw'; \
+         GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}; \
+         REVOKE TEMPORARY ON DATABASE {db} FROM PUBLIC",
+        db = env.name
+    ));
+    let mut url = url::Url::parse(&env.db_url).unwrap();
+    url.set_username(&role).unwrap();
+    url.set_password(Some("pw")).unwrap();
+    let url = url.to_string();
+    let as_role = |args: &[&str]| {
+        let mut all = vec!["--database-url", url.as_str()];
+        all.extend_from_slice(args);
+        env.run(&all)
+    };
+    // Without load-test data nothing needs a temporary table.
+    as_role(&["seed", "--quiet"]).expect(0);
+    as_role(&["teardown", "--quiet"]).expect(0);
+    assert_eq!(env.count("SELECT count(*) FROM stories"), 0);
+    // With it, the run stops before committing and names the grant.
+    env.run(&["seed", "--scale", "2", "--quiet"]).expect(0);
+    let before = env.checksums();
+    let run = as_role(&["teardown"]);
+    assert_eq!(run.code(), 8, "{}", run.stderr());
+    assert!(run.stderr().contains("GRANT TEMPORARY"), "{}", run.stderr());
+    assert_eq!(env.checksums(), before, "nothing was committed");
+    env.sql(&format!(
+        "GRANT TEMPORARY ON DATABASE {db} TO PUBLIC; DROP OWNED BY {role}; DROP ROLE {role}",
+        db = env.name
+    ));
+}

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::error::Result;
+use crate::error::{Failure, Result};
 use crate::io::db::Db;
 use crate::pure::catalog::Catalog;
 use crate::pure::dependents::{self, Mode};
@@ -29,13 +29,24 @@ pub async fn sweep(
 ) -> Result<Swept> {
     let started = std::time::Instant::now();
     let plan = Sweep::new(catalog, root, mode);
-    let statements = plan.start(root, key, value);
-    let n = statements.len() as u64;
-    let mut gained = db.json(statements.join(";\n"), n).await?;
-    if counts(&gained).values().all(|n| *n == 0) {
+    if db.json(plan.root_exists(root, key, value), 1).await? != Value::Bool(true) {
         // No root row: nothing hangs off it either.
         return Ok(Swept::default());
     }
+    let statements = plan.start(root, key, value);
+    let n = statements.len() as u64;
+    let mut gained = db.json(statements.join(";\n"), n).await.map_err(|f| {
+        if !f.message.contains("temporary tables") {
+            return f;
+        }
+        Failure::new(
+            f.code,
+            format!(
+                "the rows hanging off {root} {value} (load-test data) are removed inside the database with temporary tables, but the role may not create them on {}; nothing was committed: grant the role TEMPORARY on this database (GRANT TEMPORARY ON DATABASE … TO …) and run the command again",
+                db.shown
+            ),
+        )
+    })?;
     let mut swept: BTreeSet<String> = [root.to_string()].into();
     let mut level = 0;
     loop {

@@ -110,9 +110,20 @@ impl<'a> Sweep<'a> {
         )
     }
 
-    /// Puts the root row, `root_table.key_column = value`, in at level 0,
-    /// then counts it. Temporary tables are made only as levels reach them,
-    /// so a missing root costs one small batch whatever the schema's size.
+    /// Whether the root row, `root_table.key_column = value`, exists, as
+    /// JSON `true` or `false`. Asked first, so that without load-test data
+    /// nothing is created (and a role without TEMPORARY still works).
+    pub fn root_exists(&self, root_table: &str, key_column: &str, value: &str) -> String {
+        format!(
+            "SELECT to_json(EXISTS (SELECT 1 FROM {} t WHERE t.{} = {}))::text",
+            self.catalog.sql_name(root_table),
+            sql::ident(key_column),
+            sql::literal(value)
+        )
+    }
+
+    /// Puts the root row in at level 0, then counts it. Temporary tables are
+    /// made only as levels reach them.
     pub fn start(&self, root_table: &str, key_column: &str, value: &str) -> Vec<String> {
         vec![
             self.create(root_table),
@@ -285,6 +296,10 @@ mod tests {
             start[1]
         );
         assert!(start.iter().all(|s| !s.contains("notes")));
+        assert_eq!(
+            sweep.root_exists("users", "id", "u1"),
+            "SELECT to_json(EXISTS (SELECT 1 FROM \"users\" t WHERE t.\"id\" = 'u1'))::text"
+        );
         let reached: Vec<String> = sweep
             .reached_from(&["stories".into()])
             .into_iter()
