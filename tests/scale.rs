@@ -204,3 +204,40 @@ fn a_role_without_temporary_tables_tears_down_a_fixture_and_is_told_what_load_te
         db = env.name
     ));
 }
+
+#[test]
+fn load_test_data_and_the_fixture_go_in_one_children_first_order_with_their_cache_keys() {
+    let env = TestEnv::new();
+    env.run(&["seed", "--scale", "2", "--quiet"]).expect(0);
+    // A table without a primary key (rows identified by ctid) under both a
+    // fixture story and the load-test account, whose SET NULL would move the
+    // row if the account went first.
+    env.sql(&format!(
+        "CREATE TABLE xlog (story_id text REFERENCES stories(id), \
+         user_id text REFERENCES users(id) ON DELETE SET NULL, note text); \
+         INSERT INTO xlog VALUES ('{STORY_1}', '{LOAD}', 'both')"
+    ));
+    let scene = env.sql(&format!(
+        "SELECT s.id FROM scenes s JOIN chapters c ON c.id = s.chapter_id JOIN stories t ON t.id = c.story_id \
+         WHERE t.author_id = '{LOAD}' ORDER BY s.id LIMIT 1"
+    ));
+    let chapter = env.sql(&format!(
+        "SELECT c.id FROM chapters c JOIN stories t ON t.id = c.story_id WHERE t.author_id = '{LOAD}' ORDER BY c.id LIMIT 1"
+    ));
+    let keys = [
+        format!("scene:{scene}"),
+        format!("scene:{scene}:public"),
+        format!("chapter:{chapter}"),
+        format!("comments:chapter:{chapter}"),
+    ];
+    for k in &keys {
+        env.redis(&["SET", k, "{}"]);
+    }
+    env.run(&["teardown", "--quiet"]).expect(0);
+    assert_eq!(env.count("SELECT count(*) FROM xlog"), 0);
+    assert_eq!(env.count("SELECT count(*) FROM stories"), 0);
+    for k in &keys {
+        assert_eq!(env.redis(&["EXISTS", k]).trim(), "0", "{k} must go");
+    }
+    env.sql("DROP TABLE xlog");
+}

@@ -177,8 +177,8 @@ async fn write_scale(
             Mode::Extras,
         )
         .await?;
-        tags.extend(old.story_ids.into_iter().map(|id| (Kind::Story, id)));
-        let deletes = old.deletes;
+        let deletes = old.ordered(&target.catalog);
+        tags.extend(old.tags.ids);
         target.execute(deletes).await?;
     }
     let bar = progress::bar(g, "copy");

@@ -10,14 +10,32 @@ use crate::error::{Failure, Result};
 use crate::io::db::Db;
 use crate::pure::catalog::Catalog;
 use crate::pure::dependents::{self, Mode};
+use crate::pure::fixture::{Kind, Tag};
 use crate::pure::sweep::Sweep;
 
-/// What a sweep found: the deletes (children first, counted per table) and
-/// the ids of the stories among them, for the cache.
+/// What a sweep found: a counted delete per table (to be sent in
+/// children-first order with any others) and the swept entities' cache tags.
 #[derive(Debug, Default)]
 pub struct Swept {
-    pub deletes: Vec<String>,
-    pub story_ids: Vec<String>,
+    pub deletes: BTreeMap<String, String>,
+    pub tags: Tags,
+}
+
+/// Cache tags of swept entities, and how many swept entities have none.
+#[derive(Debug, Default)]
+pub struct Tags {
+    pub ids: BTreeSet<Tag>,
+    pub untagged: u64,
+}
+
+impl Swept {
+    /// The deletes alone, children first.
+    pub fn ordered(&self, catalog: &Catalog) -> Vec<String> {
+        dependents::delete_order(catalog, self.deletes.keys())
+            .iter()
+            .map(|t| self.deletes[t].clone())
+            .collect()
+    }
 }
 
 /// Sweeps from the row of `root` whose `key` is `value`.
@@ -67,24 +85,12 @@ pub async fn sweep(
         gained = db.json(next.join(";\n"), n).await?;
     }
     let all: Vec<String> = swept.iter().cloned().collect();
-    let mut last = vec![plan.counts(&all, None)];
-    if swept.contains("stories") {
-        last.extend(plan.values("stories", "id"));
-    }
-    let n = last.len();
-    let mut answers = db.json_rows(last.join(";\n"), n as u64, n).await?;
-    let stories = if n == 2 { answers.pop() } else { None };
-    let rows: BTreeMap<String, u64> = counts(&answers.pop().unwrap_or(Value::Null))
+    let rows: BTreeMap<String, u64> = counts(&db.json(plan.counts(&all, None), 1).await?)
         .into_iter()
         .filter(|(_, n)| *n > 0)
         .collect();
-    let deletes = dependents::delete_order(catalog, rows.keys())
-        .iter()
-        .map(|t| plan.delete(t))
-        .collect();
-    let story_ids = stories
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default();
+    let deletes = rows.keys().map(|t| (t.clone(), plan.delete(t))).collect();
+    let tags = tags_of(db, &plan, &rows).await?;
     crate::steps::done(
         "sweep",
         &format!(
@@ -95,7 +101,53 @@ pub async fn sweep(
         ),
         started,
     );
-    Ok(Swept { deletes, story_ids })
+    Ok(Swept { deletes, tags })
+}
+
+/// The most entity ids a sweep brings back for the cache. Beyond it only the
+/// stories' ids come (their families hold the keys load tests read most),
+/// so memory stays flat however much load-test data goes.
+const TAGGED: u64 = 20_000;
+
+/// Cache tags of the swept entities: every kind's ids when they are few,
+/// else the stories' (and a count of the entities left to expire).
+async fn tags_of(db: &mut Db, plan: &Sweep<'_>, rows: &BTreeMap<String, u64>) -> Result<Tags> {
+    let kinds: Vec<(&String, Kind)> = rows
+        .keys()
+        .filter_map(|t| Some((t, Kind::of_table(t)?)))
+        .collect();
+    let all: u64 = kinds.iter().map(|(t, _)| rows[*t]).sum();
+    let wanted: Vec<(&String, Kind)> = if all <= TAGGED {
+        kinds
+    } else {
+        kinds
+            .into_iter()
+            .filter(|(_, k)| *k == Kind::Story)
+            .collect()
+    };
+    let tagged: u64 = wanted.iter().map(|(t, _)| rows[*t]).sum();
+    let mut tags = Tags {
+        untagged: all - tagged,
+        ..Tags::default()
+    };
+    let queries: Vec<(Kind, String)> = wanted
+        .iter()
+        .filter_map(|(t, k)| Some((*k, plan.values(t, "id")?)))
+        .collect();
+    if queries.is_empty() {
+        return Ok(tags);
+    }
+    let sql: Vec<&str> = queries.iter().map(|(_, q)| q.as_str()).collect();
+    let n = sql.len();
+    let answers = db.json_rows(sql.join(";\n"), n as u64, n).await?;
+    for ((kind, _), ids) in queries.iter().zip(answers) {
+        let ids: Vec<Value> = serde_json::from_value(ids).unwrap_or_default();
+        tags.ids.extend(
+            ids.into_iter()
+                .filter_map(|id| id.as_str().map(|s| (*kind, s.to_string()))),
+        );
+    }
+    Ok(tags)
 }
 
 fn counts(v: &Value) -> BTreeMap<String, u64> {

@@ -110,14 +110,15 @@ impl Families {
     ///
     /// [`matches`]: Families::matches
     pub fn patterns(&self) -> Vec<String> {
-        let mut by_length: BTreeMap<usize, Vec<BTreeSet<char>>> = BTreeMap::new();
+        // Redis matches patterns byte by byte, so positions are bytes.
+        let mut by_length: BTreeMap<usize, Vec<BTreeSet<u8>>> = BTreeMap::new();
         for id in &self.ids {
-            let chars: Vec<char> = id.chars().collect();
+            let bytes = id.as_bytes();
             let classes = by_length
-                .entry(chars.len())
-                .or_insert_with(|| vec![BTreeSet::new(); chars.len()]);
-            for (class, c) in classes.iter_mut().zip(chars) {
-                class.insert(c);
+                .entry(bytes.len())
+                .or_insert_with(|| vec![BTreeSet::new(); bytes.len()]);
+            for (class, b) in classes.iter_mut().zip(bytes) {
+                class.insert(*b);
             }
         }
         by_length
@@ -127,11 +128,17 @@ impl Families {
                 // server skip most positions at the first character.
                 let mut pattern = String::from("*:");
                 for class in classes {
+                    if class.iter().any(|b| !b.is_ascii()) {
+                        // Part of a multi-byte character: any byte will do here
+                        // (the pattern stays text, and `matches` decides).
+                        pattern.push('?');
+                        continue;
+                    }
                     pattern.push('[');
                     // Escaped one by one, so `-`, `^`, `]` and `\\` mean themselves.
-                    for c in class {
+                    for b in class {
                         pattern.push('\\');
-                        pattern.push(*c);
+                        pattern.push(char::from(*b));
                     }
                     pattern.push(']');
                 }
@@ -202,6 +209,9 @@ mod tests {
             "one pattern per id length, positions merged"
         );
         assert!(Families::of(&BTreeSet::new()).patterns().is_empty());
+        // Redis compares bytes: a two-byte character takes two positions.
+        let wide: BTreeSet<Tag> = [(Kind::Story, "é1".to_string())].into();
+        assert_eq!(Families::of(&wide).patterns(), ["*:??[\\1]:*"]);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! purely from the fixture, the state read back and the rows hanging off it.
 //! `seed`, `--dry-run`, `verify` and `teardown` all read this one structure.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -97,13 +97,25 @@ impl Plan {
     /// The statements that carry the plan out: deletes children-first, then
     /// one upsert per table parents-first. Each reports its row count.
     pub fn statements(&self, catalog: &Catalog) -> Vec<String> {
+        self.statements_with(catalog, &BTreeMap::new())
+    }
+
+    /// The same, with `also` (table → a counted DELETE found elsewhere, such
+    /// as a sweep's) in the one children-first order: a parent's delete
+    /// may rewrite a child row through SET NULL, and a table identified by
+    /// `ctid` must lose its rows before that moves them.
+    pub fn statements_with(
+        &self,
+        catalog: &Catalog,
+        also: &BTreeMap<String, String>,
+    ) -> Vec<String> {
         let mut out = Vec::new();
-        for table in dependents::delete_order(catalog, self.doomed.keys()) {
-            out.push(dependents::delete_statement(
-                catalog,
-                &table,
-                &self.doomed[&table],
-            ));
+        let tables: BTreeSet<&String> = self.doomed.keys().chain(also.keys()).collect();
+        for table in dependents::delete_order(catalog, tables) {
+            out.extend(also.get(&table).cloned());
+            if let Some(found) = self.doomed.get(&table) {
+                out.push(dependents::delete_statement(catalog, &table, found));
+            }
         }
         for tp in &self.tables {
             let data: Vec<Value> = tp

@@ -78,7 +78,7 @@ impl<'a> Sweep<'a> {
     }
 
     /// A kept column's name in the temporary table of `table`.
-    fn kept_as(&self, table: &str, column: &str) -> String {
+    fn kept_as(&self, table: &str, column: &str) -> Option<String> {
         let source = match column {
             "ctid" | "tableoid" => column.to_string(),
             _ => sql::ident(column),
@@ -87,7 +87,6 @@ impl<'a> Sweep<'a> {
             .into_iter()
             .find(|(s, _)| *s == source)
             .map(|(_, k)| k)
-            .expect("referenced columns are kept")
     }
 
     fn select_kept(&self, table: &str, alias: &str, level: u32) -> String {
@@ -170,7 +169,10 @@ impl<'a> Sweep<'a> {
                 let wanted: Vec<String> = fk
                     .ref_columns
                     .iter()
-                    .map(|c| self.kept_as(parent, c))
+                    .map(|c| {
+                        self.kept_as(parent, c)
+                            .expect("referenced columns are kept")
+                    })
                     .collect();
                 let identity: Vec<(String, String)> = self
                     .kept(child)
@@ -216,7 +218,7 @@ impl<'a> Sweep<'a> {
     /// The values of `column` of the doomed rows of `table`, as a JSON list.
     pub fn values(&self, table: &str, column: &str) -> Option<String> {
         let temp = self.temps.get(table)?;
-        let kept = self.kept_as(table, column);
+        let kept = self.kept_as(table, column)?;
         Some(format!(
             "SELECT coalesce(json_agg({kept}), '[]')::text FROM {temp}"
         ))
@@ -298,7 +300,7 @@ mod tests {
         assert!(start.iter().all(|s| !s.contains("notes")));
         assert_eq!(
             sweep.root_exists("users", "id", "u1"),
-            "SELECT to_json(EXISTS (SELECT 1 FROM \"users\" t WHERE t.\"id\" = 'u1'))::text"
+            "SELECT to_json(EXISTS (SELECT 1 FROM \"users\" t WHERE t.\"id\" = E'u1'))::text"
         );
         let reached: Vec<String> = sweep
             .reached_from(&["stories".into()])
