@@ -175,6 +175,7 @@ async fn write_scale(
             &target.catalog,
             ("users", "id", &account),
             Mode::Extras,
+            target.fixture.adopted_ids(),
         )
         .await?;
         let deletes = old.ordered(&target.catalog);

@@ -49,7 +49,15 @@ pub async fn run(g: &Config, args: &WriteArgs) -> Result<Outcome> {
         Swept::default()
     } else {
         let root = ("users", "id", account.as_str());
-        crate::io::sweep::sweep(&mut target.db, &target.catalog, root, Mode::Teardown).await?
+        let adopted = target.fixture.adopted_ids();
+        crate::io::sweep::sweep(
+            &mut target.db,
+            &target.catalog,
+            root,
+            Mode::Teardown,
+            adopted,
+        )
+        .await?
     };
     let plan = plan::diff(&walk_from, &state, doomed, Goal::Removal);
     let mut report = Report {

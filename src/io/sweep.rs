@@ -38,15 +38,17 @@ impl Swept {
     }
 }
 
-/// Sweeps from the row of `root` whose `key` is `value`.
+/// Sweeps from the row of `root` whose `key` is `value`, never taking the
+/// users in `kept_users` (adopted accounts).
 pub async fn sweep(
     db: &mut Db,
     catalog: &Catalog,
     (root, key, value): (&str, &str, &str),
     mode: Mode,
+    kept_users: Vec<String>,
 ) -> Result<Swept> {
     let started = std::time::Instant::now();
-    let plan = Sweep::new(catalog, root, mode);
+    let plan = Sweep::new(catalog, root, mode).keeping_users(kept_users);
     if db.json(plan.root_exists(root, key, value), 1).await? != Value::Bool(true) {
         // No root row: nothing hangs off it either.
         return Ok(Swept::default());

@@ -242,6 +242,15 @@ impl Fixture {
         }
     }
 
+    /// The ids of the adopted accounts: never the fixture's to remove.
+    pub fn adopted_ids(&self) -> Vec<String> {
+        self.accounts
+            .values()
+            .filter(|a| a.adopted)
+            .map(|a| a.id.clone())
+            .collect()
+    }
+
     /// The fixture without the load-test account, whose dependants are
     /// load-test data rather than extras: the roots for finding extras.
     pub fn canonical(&self, scale_account: &str) -> Fixture {

@@ -17,6 +17,8 @@ pub struct Sweep<'a> {
     temps: BTreeMap<String, String>,
     /// Whether the root row goes too (teardown) or stays (extras).
     mode: Mode,
+    /// Users never swept, whatever leads to them: adopted accounts.
+    kept_users: Vec<String>,
 }
 
 /// The level column of every temporary table.
@@ -42,7 +44,14 @@ impl<'a> Sweep<'a> {
             catalog,
             temps,
             mode,
+            kept_users: Vec::new(),
         }
+    }
+
+    /// The same sweep, never taking the users with these ids.
+    pub fn keeping_users(mut self, ids: Vec<String>) -> Self {
+        self.kept_users = ids;
+        self
     }
 
     /// The columns kept per doomed row: its identity, then every column
@@ -184,8 +193,15 @@ impl<'a> Sweep<'a> {
                     .map(|(s, k)| format!("d.{k} = c.{s}"))
                     .collect::<Vec<_>>()
                     .join(" AND ");
+                let kept = match (child.as_str(), self.kept_users.is_empty()) {
+                    ("users", false) => format!(
+                        " AND c.\"id\"::text NOT IN (SELECT json_array_elements_text({}))",
+                        sql::json(&serde_json::Value::from(self.kept_users.clone()))
+                    ),
+                    _ => String::new(),
+                };
                 out.push(format!(
-                    "INSERT INTO {temp} SELECT {} FROM {} c WHERE ({}) IN (SELECT {} FROM {} WHERE {LEVEL} = {}) AND NOT EXISTS (SELECT 1 FROM {temp} d WHERE {same})",
+                    "INSERT INTO {temp} SELECT {} FROM {} c WHERE ({}) IN (SELECT {} FROM {} WHERE {LEVEL} = {}) AND NOT EXISTS (SELECT 1 FROM {temp} d WHERE {same}){kept}",
                     self.select_kept(child, "c", level),
                     self.catalog.sql_name(child),
                     sql::columns(&fk.columns, Some("c")),
@@ -338,5 +354,25 @@ mod tests {
         );
         let extras = Sweep::new(&c, "users", Mode::Extras);
         assert!(extras.delete("users").contains("WHERE fs_level > 0)"));
+        // Adopted accounts are never swept, whatever leads to them.
+        let mut c = catalog();
+        c.foreign_keys.push(ForeignKey {
+            table: "users".into(),
+            columns: vec!["parent_id".into()],
+            ref_table: "stories".into(),
+            ref_columns: vec!["id".into()],
+            on_delete: "a".into(),
+        });
+        let keeping =
+            Sweep::new(&c, "users", Mode::Teardown).keeping_users(vec!["adopted1".into()]);
+        let level = keeping.level(&["stories".into()], 2, &swept);
+        let into_users = level
+            .iter()
+            .find(|s| s.contains("FROM \"users\" c"))
+            .unwrap();
+        assert!(
+            into_users.ends_with("NOT IN (SELECT json_array_elements_text(E'[\"adopted1\"]'::json))"),
+            "{into_users}"
+        );
     }
 }
