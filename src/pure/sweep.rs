@@ -371,7 +371,8 @@ mod tests {
             .find(|s| s.contains("FROM \"users\" c"))
             .unwrap();
         assert!(
-            into_users.ends_with("NOT IN (SELECT json_array_elements_text(E'[\"adopted1\"]'::json))"),
+            into_users
+                .ends_with("NOT IN (SELECT json_array_elements_text(E'[\"adopted1\"]'::json))"),
             "{into_users}"
         );
     }
