@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::error::{ExitCode, Failure, Result};
 use crate::io::cache::Cache;
 use crate::io::db::{Db, Limits};
+use crate::io::sweep::Swept;
 use crate::pure::catalog::Catalog;
 use crate::pure::credentials::Credentials;
 use crate::pure::dependents::{Doomed, Mode, Walker};
@@ -267,6 +268,19 @@ impl Session {
         let doomed =
             crate::io::walk::walk(&mut self.db, &self.catalog, walk_from, mode, roots).await?;
         Ok((state, doomed))
+    }
+
+    /// Sweeps the load-test account's data inside the database (in the open
+    /// write transaction), never taking adopted accounts; nothing without
+    /// an account.
+    pub async fn sweep_load_test(&mut self, mode: Mode) -> Result<Swept> {
+        let account = self.file.scale.account_id();
+        if account.is_empty() {
+            return Ok(Swept::default());
+        }
+        let adopted = self.fixture.adopted_ids();
+        let root = ("users", "id", account.as_str());
+        crate::io::sweep::sweep(&mut self.db, &self.catalog, root, mode, adopted).await
     }
 
     async fn begin(

@@ -40,15 +40,7 @@ fn teardown_removes_fixture_and_debris_and_nothing_else() {
     env.run(&["seed", "--quiet"]).expect(0);
     add_debris(&env);
 
-    let dry = env
-        .run(&["teardown", "--dry-run", "--json"])
-        .expect(0)
-        .json();
-    let real = env.run(&["teardown", "--json"]).expect(0).json();
-    assert_eq!(
-        dry["tables"], real["tables"],
-        "the dry run predicts the real counts"
-    );
+    let real = env.teardown_as_predicted();
     let removed: u64 = real["tables"]
         .as_array()
         .unwrap()

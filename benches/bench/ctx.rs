@@ -390,20 +390,28 @@ impl ToolRun {
     }
 }
 
+/// psql running the file `path` in one transaction against `url`, stopping
+/// at the first error, without reading ~/.psqlrc.
+pub(crate) fn psql_file(ctx: &Ctx, path: &Path, url: &str) -> Command {
+    let mut cmd = Command::new(&ctx.psql);
+    cmd.args([
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "--single-transaction",
+        "-f",
+    ])
+    .arg(path)
+    .arg("-d")
+    .arg(url)
+    .stdin(Stdio::null());
+    cmd
+}
+
 pub(crate) fn psql_script(ctx: &Ctx, db: &str, path: &Path, script: &str) -> Result<()> {
     std::fs::write(path, script)?;
-    let out = Command::new(&ctx.psql)
-        .args([
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "--single-transaction",
-            "-f",
-        ])
-        .arg(path)
-        .arg("-d")
-        .arg(ctx.url(db))
+    let out = psql_file(ctx, path, &ctx.url(db))
         .output()
         .context("running psql")?;
     ensure!(

@@ -1,7 +1,7 @@
 //! Part 2: seed through a 50 ms round trip beside a per-row INSERT baseline.
 
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, ensure};
@@ -187,19 +187,7 @@ pub(crate) fn remote_section(ctx: &Ctx) -> Result<Remote> {
         let db = ctx.fresh_db("baseline")?;
         proxy.take();
         let start = Instant::now();
-        let out = Command::new(&ctx.psql)
-            .args([
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "--single-transaction",
-                "-f",
-            ])
-            .arg(&dump)
-            .arg("-d")
-            .arg(ctx.proxied_url(&db, proxy.port)?)
-            .stdin(Stdio::null())
+        let out = psql_file(ctx, &dump, &ctx.proxied_url(&db, proxy.port)?)
             .output()
             .context("running psql")?;
         let wall = start.elapsed();

@@ -170,14 +170,7 @@ async fn write_scale(
             return Ok((line, tags));
         }
         // Set-based, inside the database: only counts and story ids come back.
-        let old = crate::io::sweep::sweep(
-            &mut target.db,
-            &target.catalog,
-            ("users", "id", &account),
-            Mode::Extras,
-            target.fixture.adopted_ids(),
-        )
-        .await?;
+        let old = target.sweep_load_test(Mode::Extras).await?;
         let deletes = old.ordered(&target.catalog);
         tags.extend(old.tags.ids);
         target.execute(deletes).await?;

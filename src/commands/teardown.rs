@@ -45,19 +45,10 @@ pub async fn run(g: &Config, args: &WriteArgs) -> Result<Outcome> {
             Mode::Teardown,
         )
         .await?;
-    let swept = if dry_run || account.is_empty() {
+    let swept = if dry_run {
         Swept::default()
     } else {
-        let root = ("users", "id", account.as_str());
-        let adopted = target.fixture.adopted_ids();
-        crate::io::sweep::sweep(
-            &mut target.db,
-            &target.catalog,
-            root,
-            Mode::Teardown,
-            adopted,
-        )
-        .await?
+        target.sweep_load_test(Mode::Teardown).await?
     };
     let plan = plan::diff(&walk_from, &state, doomed, Goal::Removal);
     let mut report = Report {

@@ -324,6 +324,21 @@ impl TestEnv {
         self.script(&std::fs::read_to_string(repo().join("tests/data/foreign.sql")).unwrap());
     }
 
+    /// `teardown --dry-run --json`, then `teardown --json`: the dry run must
+    /// predict the real per-table counts. Returns the real report.
+    pub fn teardown_as_predicted(&self) -> Value {
+        let dry = self
+            .run(&["teardown", "--dry-run", "--json"])
+            .expect(0)
+            .json();
+        let real = self.run(&["teardown", "--json"]).expect(0).json();
+        assert_eq!(
+            dry["tables"], real["tables"],
+            "the dry run predicts the real counts"
+        );
+        real
+    }
+
     /// Writes a seed file into a temporary directory and returns its path.
     pub fn seed_file(&self, dir: &Path, name: &str, text: &str) -> PathBuf {
         let path = dir.join(name);
@@ -349,6 +364,19 @@ pub fn offline<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> Run {
         .args(args)
         .output()
         .expect("the tool runs"))
+}
+
+/// Rows deleted per table in a report, tables without deletes left out.
+pub fn deletes(report: &Value) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for line in report["tables"].as_array().expect("a tables list") {
+        let n = line["delete"].as_u64().expect("a delete count");
+        if n > 0 {
+            *out.entry(line["table"].as_str().unwrap().to_string())
+                .or_insert(0) += n;
+        }
+    }
+    out
 }
 
 /// A finished run of the tool.
