@@ -68,13 +68,18 @@ pub async fn sweep(
         )
     })?;
     let mut swept: BTreeSet<String> = [root.to_string()].into();
+    // Rows per table, summed over the levels that gained them.
+    let mut rows: BTreeMap<String, u64> = BTreeMap::new();
     let mut level = 0;
     loop {
-        let tables: Vec<String> = counts(&gained)
+        let gains: BTreeMap<String, u64> = counts(&gained)
             .into_iter()
             .filter(|(_, n)| *n > 0)
-            .map(|(t, _)| t)
             .collect();
+        for (t, n) in &gains {
+            *rows.entry(t.clone()).or_default() += n;
+        }
+        let tables: Vec<String> = gains.into_keys().collect();
         let reached = plan.reached_from(&tables);
         if reached.is_empty() {
             break;
@@ -86,11 +91,6 @@ pub async fn sweep(
         let n = next.len() as u64;
         gained = db.json(next.join(";\n"), n).await?;
     }
-    let all: Vec<String> = swept.iter().cloned().collect();
-    let rows: BTreeMap<String, u64> = counts(&db.json(plan.counts(&all, None), 1).await?)
-        .into_iter()
-        .filter(|(_, n)| *n > 0)
-        .collect();
     let deletes = rows.keys().map(|t| (t.clone(), plan.delete(t))).collect();
     let tags = tags_of(db, &plan, &rows).await?;
     crate::steps::done(

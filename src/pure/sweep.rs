@@ -143,7 +143,7 @@ impl<'a> Sweep<'a> {
                 sql::ident(key_column),
                 sql::literal(value)
             ),
-            self.counts(&[root_table.to_string()], Some(0)),
+            self.counts(&[root_table.to_string()], 0),
         ]
     }
 
@@ -211,13 +211,13 @@ impl<'a> Sweep<'a> {
                 ));
             }
         }
-        out.push(self.counts(tables, Some(level)));
+        out.push(self.counts(tables, level));
         out
     }
 
-    /// Rows per table of `tables` at `level`, or in all, as one JSON object.
-    pub fn counts(&self, tables: &[String], level: Option<u32>) -> String {
-        let filter = level.map_or(String::new(), |l| format!(" WHERE {LEVEL} = {l}"));
+    /// Rows each of `tables` gained at `level`, as one JSON object.
+    pub fn counts(&self, tables: &[String], level: u32) -> String {
+        let filter = format!(" WHERE {LEVEL} = {level}");
         let parts: Vec<(String, String)> = tables
             .iter()
             .map(|table| {
