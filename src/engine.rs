@@ -11,6 +11,7 @@ use crate::error::{ExitCode, Failure, Result};
 use crate::io::cache::Cache;
 use crate::io::db::{Db, Limits};
 use crate::io::sweep::Swept;
+use crate::io::walk::Ahead;
 use crate::pure::catalog::Catalog;
 use crate::pure::credentials::Credentials;
 use crate::pure::dependents::{Doomed, Mode, Walker};
@@ -252,11 +253,11 @@ fn resolve_accounts(
 }
 
 impl Session {
-    /// Opens the transaction and reads the fixture's state in one round trip:
-    /// writers take the fixture lock with bounded waits; readers get a
-    /// read-only snapshot and take no lock.
     /// Opens the transaction, reads the snapshot and walks from `walk_from`
-    /// to the rows hanging off it (the walk's roots ride in the snapshot's batch).
+    /// to the rows hanging off it. Writers take the fixture lock with
+    /// bounded waits; readers get a read-only snapshot and take no lock. The
+    /// walk's first two levels ride in the snapshot's batch, so a fixture
+    /// with nothing else hanging off it is read in one round trip.
     pub async fn read(
         &mut self,
         g: &Config,
@@ -264,9 +265,9 @@ impl Session {
         walk_from: &Fixture,
         mode: Mode,
     ) -> Result<(Snapshot, Doomed)> {
-        let (state, roots) = self.begin(g, access, walk_from).await?;
+        let (state, ahead) = self.begin(g, access, walk_from).await?;
         let doomed =
-            crate::io::walk::walk(&mut self.db, &self.catalog, walk_from, mode, roots).await?;
+            crate::io::walk::walk(&mut self.db, &self.catalog, walk_from, mode, ahead).await?;
         Ok((state, doomed))
     }
 
@@ -288,7 +289,7 @@ impl Session {
         g: &Config,
         access: Access,
         walk_from: &Fixture,
-    ) -> Result<(Snapshot, Option<Value>)> {
+    ) -> Result<(Snapshot, Ahead)> {
         let write = access == Access::Write;
         let started = std::time::Instant::now();
         // JIT compiling costs tens of milliseconds and the planner's row
@@ -299,13 +300,14 @@ impl Session {
             g.statement_timeout.as_millis()
         );
         let mut query = snapshot::query(&self.fixture, &self.file.counter);
-        // The walk's first level rides along, saving it a round trip.
-        let roots = Walker {
+        let walker = Walker {
             catalog: &self.catalog,
-        }
-        .roots_query(walk_from);
-        if let Some(roots) = &roots {
-            query = format!("{query}; {roots}");
+        };
+        let roots = walker.roots_query(walk_from);
+        let first = walker.first_level_query(walk_from);
+        let ahead = [&roots, &first].into_iter().flatten().count();
+        for q in [&roots, &first].into_iter().flatten() {
+            query = format!("{query}; {q}");
         }
         let sql = if write {
             format!(
@@ -315,10 +317,9 @@ impl Session {
         } else {
             format!("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {statement}; {query}")
         };
-        let count = if write { 6 } else { 4 } + u64::from(roots.is_some());
+        let count = if write { 6 } else { 4 } + ahead as u64;
         let shown = self.db.shown.clone();
-        let answers = 1 + usize::from(roots.is_some());
-        let mut answers = self.db.json_rows(sql, count, answers).await.map_err(|f| {
+        let mut answers = self.db.json_rows(sql, count, 1 + ahead).await.map_err(|f| {
             if f.code != ExitCode::LockTimeout {
                 return f;
             }
@@ -330,13 +331,14 @@ impl Session {
                 ),
             )
         })?;
-        let found = roots.and_then(|_| answers.pop());
+        let first = first.and_then(|_| answers.pop());
+        let roots = roots.and_then(|_| answers.pop());
         let value = answers.pop().unwrap_or(Value::Null);
         let state = snapshot::parse(&self.fixture, value)
             .map_err(|what| crate::error::unexpected(&shown, &what))?;
         let how = if write { "locked and read" } else { "read" };
         crate::steps::done("state", &format!("the fixture's rows {how}"), started);
-        Ok((state, found))
+        Ok((state, Ahead { roots, first }))
     }
 
     /// Runs `statements` (in the open transaction) in one round trip.

@@ -128,6 +128,44 @@ fn extra_row_hanging_off_the_fixture_is_reported() {
     );
 }
 
+/// Level 1 of the walk rides in the snapshot's batch; deeper levels are
+/// asked one round trip each, and both must find what hangs off the fixture.
+#[test]
+fn a_fixture_alone_is_read_in_one_round_trip_and_deeper_extras_are_still_found() {
+    let env = seeded();
+    let trips = |verb: &str| {
+        let run = env.run(&[verb, "--json"]);
+        run.json()["round_trips"].as_u64().unwrap()
+    };
+    // Catalog and accounts; snapshot with the walk's first two levels; the
+    // seed's COMMIT or verify's ROLLBACK.
+    assert_eq!(trips("seed"), 3);
+    assert_eq!(trips("verify"), 3);
+    env.sql(&format!(
+        "INSERT INTO chapters (id, title, story_id, author_id, order_index) VALUES ('extraChapter000000001', 'Chapter 6', '{STORY_1}', '{WRITER}', 6); \
+         INSERT INTO scenes (id, title, chapter_id, order_index) VALUES ('extraScene0000000001', 's', 'extraChapter000000001', 1)"
+    ));
+    let mut extras: Vec<(String, String)> = findings(&env)
+        .iter()
+        .map(|f| {
+            assert_eq!(f["kind"], "extra", "{f}");
+            (
+                f["table"].as_str().unwrap().into(),
+                f["id"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    extras.sort();
+    assert_eq!(
+        extras,
+        [
+            ("chapters".to_string(), "extraChapter000000001".to_string()),
+            ("scenes".to_string(), "extraScene0000000001".to_string())
+        ]
+    );
+    assert!(trips("verify") > 3, "the scene is a level further down");
+}
+
 #[test]
 fn counter_that_disagrees_with_rows_is_reported() {
     let env = seeded();

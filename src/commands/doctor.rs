@@ -78,7 +78,7 @@ async fn rehearse(g: &Config, target: &mut Session) -> Result<Rehearsal> {
         &target.catalog,
         &removal,
         Mode::Teardown,
-        None,
+        crate::io::walk::Ahead::default(),
     )
     .await?;
     let count = |d: &dependents::Doomed| d.values().map(|f| f.rows.len()).sum::<usize>();

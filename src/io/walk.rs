@@ -12,15 +12,23 @@ use crate::pure::catalog::{Catalog, ForeignKey};
 use crate::pure::dependents::{Doomed, Found, Mode, Walker, rows_of, tags_by_referenced};
 use crate::pure::fixture::{Fixture, Kind, Row, Tag, key_string};
 
+/// The walk's first two levels when an earlier batch already carried them:
+/// the answers to [`Walker::roots_query`] and [`Walker::first_level_query`]
+/// for the walk's fixture.
+#[derive(Debug, Default)]
+pub struct Ahead {
+    pub roots: Option<Value>,
+    pub first: Option<Value>,
+}
+
 /// Walks the foreign keys from the fixture's rows that exist in the database.
-/// `roots` is the answer to [`Walker::roots_query`] for `fixture` when an
-/// earlier batch already carried it; otherwise the walk asks it first.
+/// What `ahead` carries is not asked again.
 pub async fn walk(
     db: &mut Db,
     catalog: &Catalog,
     fixture: &Fixture,
     mode: Mode,
-    roots: Option<Value>,
+    ahead: Ahead,
 ) -> Result<Doomed> {
     let started = std::time::Instant::now();
     let trips = db.round_trips;
@@ -29,7 +37,7 @@ pub async fn walk(
     let mut doomed = Doomed::new();
 
     let mut frontier: BTreeMap<String, Vec<(Row, BTreeSet<Tag>)>> = BTreeMap::new();
-    let found = match (roots, walker.roots_query(fixture)) {
+    let found = match (ahead.roots, walker.roots_query(fixture)) {
         (Some(found), _) => Some(found),
         (None, Some(query)) => Some(db.json(query, 1).await?),
         (None, None) => None,
@@ -74,19 +82,31 @@ pub async fn walk(
             .insert(account.id.clone());
     }
 
+    let mut first = ahead.first;
     while !frontier.is_empty() {
-        let edges: Vec<&ForeignKey> = frontier
-            .keys()
-            .flat_map(|t| catalog.referencing(t))
-            .filter(|fk| fk.drags_rows())
-            .collect();
-        if edges.is_empty() {
-            break;
-        }
-        let found = db.json(walker.level_query(&edges, &frontier), 1).await?;
+        // Level 1 read ahead asked about every edge off a fixture table;
+        // those whose table has no rows here answered nothing.
+        let (edges, found) = match first.take() {
+            Some(found) => (walker.first_level_edges(fixture), found),
+            None => {
+                let edges: Vec<&ForeignKey> = frontier
+                    .keys()
+                    .flat_map(|t| catalog.referencing(t))
+                    .filter(|fk| fk.drags_rows())
+                    .collect();
+                if edges.is_empty() {
+                    break;
+                }
+                let found = db.json(walker.level_query(&edges, &frontier), 1).await?;
+                (edges, found)
+            }
+        };
         let mut next: BTreeMap<String, Vec<(Row, BTreeSet<Tag>)>> = BTreeMap::new();
         for (i, fk) in edges.iter().enumerate() {
-            let parent_tags = tags_by_referenced(&frontier[&fk.ref_table], &fk.ref_columns);
+            let Some(parents) = frontier.get(&fk.ref_table) else {
+                continue;
+            };
+            let parent_tags = tags_by_referenced(parents, &fk.ref_columns);
             let identity = walker.identity(&fk.table);
             for mut row in rows_of(&db.shown, found.get(i.to_string()))? {
                 let via = row.remove("_via").unwrap_or(Value::Null);

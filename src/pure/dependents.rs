@@ -110,15 +110,65 @@ impl Walker<'_> {
     /// columns other tables reference, labelled by table. `None` when no
     /// fixture table exists in the catalog.
     pub fn roots_query(&self, fixture: &Fixture) -> Option<String> {
-        let mut roots = Vec::new();
+        let roots: Vec<(String, String)> = self
+            .existing(fixture)
+            .into_iter()
+            .map(|(table, from)| {
+                let query = format!("SELECT json_agg({}) {from}", self.fetch_object(&table, "t"));
+                (table, query)
+            })
+            .collect();
+        (!roots.is_empty()).then(|| format!("SELECT {}::text", sql::labelled(&roots)))
+    }
+
+    /// Level 1 of the walk, read straight from the fixture's tables so it
+    /// can ride in the snapshot's batch without waiting for level 0's
+    /// answer; its labels are indexes into [`Walker::first_level_edges`].
+    /// `None` when no edge leads off a fixture table.
+    pub fn first_level_query(&self, fixture: &Fixture) -> Option<String> {
+        let parents: Vec<(String, String)> = self
+            .existing(fixture)
+            .into_iter()
+            .map(|(table, from)| {
+                let source = format!("SELECT {} e {from}", self.fetch_object(&table, "t"));
+                (table, source)
+            })
+            .collect();
+        let edges = self.first_level_edges(fixture);
+        (!edges.is_empty()).then(|| self.level_sql(&edges, &parents))
+    }
+
+    /// The edges [`Walker::first_level_query`] asks about, in its order.
+    pub fn first_level_edges(&self, fixture: &Fixture) -> Vec<&ForeignKey> {
+        fixture
+            .tables
+            .iter()
+            .filter(|t| !t.rows.is_empty() && self.catalog.table(&t.table).is_some())
+            .flat_map(|t| self.catalog.referencing(&t.table))
+            .filter(|fk| fk.drags_rows())
+            .collect()
+    }
+
+    /// Per fixture table in the catalog with rows, the `FROM … WHERE` that
+    /// picks its fixture rows (as `t`); the same tables as
+    /// [`Walker::first_level_edges`] starts from.
+    fn existing(&self, fixture: &Fixture) -> Vec<(String, String)> {
+        let mut out = Vec::new();
         for t in &fixture.tables {
             let Some(table) = self.catalog.table(&t.table) else {
                 continue;
             };
+            // Only the key columns: the rest of a row would travel for nothing.
             let keys: Vec<Value> = t
                 .rows
                 .iter()
-                .map(|r| Value::Object(r.values.clone()))
+                .map(|r| {
+                    let key = t
+                        .key
+                        .iter()
+                        .filter_map(|k| Some((k.clone(), r.values.get(k)?.clone())));
+                    Value::Object(key.collect())
+                })
                 .collect();
             if keys.is_empty() {
                 continue;
@@ -128,18 +178,17 @@ impl Walker<'_> {
                 .iter()
                 .map(|k| (k.clone(), table.type_of(k)))
                 .collect();
-            roots.push((
+            out.push((
                 t.table.clone(),
                 format!(
-                    "SELECT json_agg({}) FROM {} t WHERE ({}) IN {}",
-                    self.fetch_object(&t.table, "t"),
+                    "FROM {} t WHERE ({}) IN {}",
                     table.sql_name,
                     sql::columns(&t.key, Some("t")),
                     sql::key_tuples(&Value::Array(keys), &typed),
                 ),
             ));
         }
-        (!roots.is_empty()).then(|| format!("SELECT {}::text", sql::labelled(&roots)))
+        out
     }
 
     pub fn identity(&self, table: &str) -> Vec<String> {
@@ -182,20 +231,27 @@ impl Walker<'_> {
         edges: &[&ForeignKey],
         frontier: &BTreeMap<String, Vec<(Row, BTreeSet<Tag>)>>,
     ) -> String {
-        let parents: Vec<&String> = frontier.keys().collect();
+        let parents: Vec<(String, String)> = frontier
+            .iter()
+            .map(|(table, rows)| {
+                let rows: Vec<Value> = rows.iter().map(|(r, _)| Value::Object(r.clone())).collect();
+                let source = format!(
+                    "SELECT e FROM json_array_elements({}) e",
+                    sql::json(&Value::Array(rows))
+                );
+                (table.clone(), source)
+            })
+            .collect();
+        self.level_sql(edges, &parents)
+    }
+
+    /// A level's statement: each parent table's rows (`e`, from its source)
+    /// once, as a CTE, and every edge a labelled subquery over them.
+    fn level_sql(&self, edges: &[&ForeignKey], parents: &[(String, String)]) -> String {
         let ctes = parents
             .iter()
             .enumerate()
-            .map(|(i, table)| {
-                let rows: Vec<Value> = frontier[*table]
-                    .iter()
-                    .map(|(r, _)| Value::Object(r.clone()))
-                    .collect();
-                format!(
-                    "p{i} AS MATERIALIZED (SELECT e FROM json_array_elements({}) e)",
-                    sql::json(&Value::Array(rows))
-                )
-            })
+            .map(|(i, (_, source))| format!("p{i} AS MATERIALIZED ({source})"))
             .collect::<Vec<_>>()
             .join(",\n");
         let parts: Vec<(String, String)> = edges
@@ -204,8 +260,8 @@ impl Walker<'_> {
             .map(|(i, fk)| {
                 let p = parents
                     .iter()
-                    .position(|t| **t == fk.ref_table)
-                    .expect("every edge points at a frontier table");
+                    .position(|(t, _)| *t == fk.ref_table)
+                    .expect("every edge points at a parent table");
                 (i.to_string(), self.edge_query(fk, &format!("p{p}")))
             })
             .collect();
@@ -434,6 +490,46 @@ mod tests {
             !sql.contains("json_build_object(E'0'"),
             "no argument per edge"
         );
+    }
+
+    #[test]
+    fn the_first_level_reads_its_parents_from_the_fixture_tables_themselves() {
+        let f = fixture();
+        let mut c = catalog_for(&f);
+        c.tables.insert(
+            "notes".into(),
+            table("notes", vec![column("id", "text")], &["id"]),
+        );
+        c.foreign_keys = vec![
+            foreign_key("notes", &["story_id"], "stories", "a"),
+            foreign_key("notes", &["scene_id"], "scenes", "r"),
+            // SET NULL drags no rows, so it is no edge.
+            foreign_key("notes", &["user_id"], "users", "n"),
+            foreign_key("chapters", &["story_id"], "stories", "c"),
+        ];
+        let walker = Walker { catalog: &c };
+        let edges = walker.first_level_edges(&f);
+        let names: Vec<(&str, &str)> = edges
+            .iter()
+            .map(|fk| (fk.table.as_str(), fk.ref_table.as_str()))
+            .collect();
+        let sql = walker.first_level_query(&f).unwrap();
+        for (i, fk) in edges.iter().enumerate() {
+            assert!(
+                sql.contains(&format!("E'{i}'")),
+                "edge {i} ({fk:?}) is labelled: {sql}"
+            );
+        }
+        assert!(names.contains(&("chapters", "stories")), "{names:?}");
+        assert!(names.contains(&("notes", "scenes")), "{names:?}");
+        assert!(
+            !sql.contains("SELECT e FROM json_array_elements"),
+            "no parent rows travel: {sql}"
+        );
+        assert!(sql.contains("FROM \"stories\" t WHERE"), "{sql}");
+        // Without edges off the fixture there is nothing to ask.
+        c.foreign_keys.clear();
+        assert!(Walker { catalog: &c }.first_level_query(&f).is_none());
     }
 
     #[test]
