@@ -23,6 +23,9 @@ pub struct Config {
     pub connect_attempts: u32,
     pub lock_timeout: Duration,
     pub statement_timeout: Duration,
+    /// Build the first reads on the catalog remembered from the last run
+    /// (`io::hint`) and confirm it in the same round trip.
+    pub catalog_hint: bool,
 }
 
 impl From<&Global> for Config {
@@ -41,6 +44,7 @@ impl From<&Global> for Config {
             connect_attempts: g.connect_attempts.max(1),
             lock_timeout: g.lock_timeout,
             statement_timeout: g.statement_timeout,
+            catalog_hint: false,
         }
     }
 }

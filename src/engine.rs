@@ -9,7 +9,8 @@ use serde_json::Value;
 use crate::config::Config;
 use crate::error::{ExitCode, Failure, Result};
 use crate::io::cache::Cache;
-use crate::io::db::{Db, Limits};
+use crate::io::db::{Db, Limits, users_query};
+use crate::io::hint::{self, Hint};
 use crate::io::sweep::Swept;
 use crate::io::walk::Ahead;
 use crate::pure::catalog::Catalog;
@@ -62,6 +63,18 @@ pub struct Session {
     /// The passwords and key secret the fixture was built with.
     pub credentials: Credentials,
     pub notes: Vec<String>,
+    /// The catalog and accounts came from a hint, which the transaction's
+    /// first batch confirms.
+    unconfirmed: Option<Unconfirmed>,
+}
+
+/// A remembered catalog and accounts, and the emails to read them again with.
+struct Unconfirmed {
+    hint: Hint,
+    emails: Vec<String>,
+    /// The hint's file name comes from these.
+    queries: String,
+    adoption: Adoption,
 }
 
 /// What a command is about to write to, which the target guard checks.
@@ -126,7 +139,7 @@ pub async fn open(
 ) -> Result<Session> {
     let (mut target, fit) = inspect(g, targets, file, adoption, scale).await?;
     if let Some(failure) = fit.failure() {
-        return Err(failure);
+        return Err(failure.unconfirmed(target.unconfirmed.is_some()));
     }
     target.notes.extend(fit.notes());
     Ok(target)
@@ -163,18 +176,50 @@ pub async fn inspect(
     emails.sort();
     crate::steps::done("connect", &format!("PostgreSQL at {}", db.shown), started);
     let started = std::time::Instant::now();
-    let (catalog, users) = db.catalog_and_users(&emails).await?;
+    let queries = format!("{}; {}", crate::pure::catalog::QUERY, users_query(&emails));
+    let remembered = g
+        .catalog_hint
+        .then(|| hint::load(&db.shown, &queries))
+        .flatten()
+        .and_then(|h| Some((Catalog::from_json(h.catalog.clone()).ok()?, h)));
+    let (catalog, users, unconfirmed) = match remembered {
+        Some((catalog, hint)) => {
+            let users = hint.users.clone();
+            let unconfirmed = Unconfirmed {
+                hint,
+                emails,
+                queries,
+                adoption,
+            };
+            (catalog, users, Some(unconfirmed))
+        }
+        None => {
+            let (raw, catalog, users) = db.catalog_and_users(&emails).await?;
+            let hint = Hint {
+                catalog: raw,
+                users: users.clone(),
+            };
+            hint::store(&db.shown, &queries, &hint);
+            (catalog, users, None)
+        }
+    };
+    let how = if unconfirmed.is_some() {
+        "remembered, to be confirmed with the state"
+    } else {
+        "and the accounts"
+    };
     crate::steps::done(
         "catalog",
         &format!(
-            "{} tables, {} foreign keys, and the accounts",
+            "{} tables, {} foreign keys, {how}",
             catalog.tables.len(),
             catalog.foreign_keys.len()
         ),
         started,
     );
     let mut notes = Vec::new();
-    let accounts = resolve_accounts(&file, &users, adoption, &mut notes)?;
+    let accounts = resolve_accounts(&file, &users, adoption, &mut notes)
+        .map_err(|f| f.unconfirmed(unconfirmed.is_some()))?;
     // Its notes (a password variable not set) concern only seed and auth,
     // which add them to their own reports.
     let credentials = crate::settings::credentials(&file);
@@ -187,6 +232,7 @@ pub async fn inspect(
         file,
         credentials,
         notes,
+        unconfirmed,
     };
     Ok((target, fit))
 }
@@ -299,16 +345,25 @@ impl Session {
             "SET LOCAL statement_timeout = {}; SET LOCAL jit = off",
             g.statement_timeout.as_millis()
         );
-        let mut query = snapshot::query(&self.fixture, &self.file.counter);
+        // A remembered catalog is read again in this batch, before the reads
+        // built from it: the answers count only once it is confirmed.
+        let check = self.unconfirmed.take();
+        let mut reads: Vec<String> = Vec::new();
+        if let Some(u) = &check {
+            reads.push(crate::pure::catalog::QUERY.to_string());
+            if !u.hint.users.is_null() {
+                reads.push(users_query(&u.emails));
+            }
+        }
+        let checks = reads.len();
+        reads.push(snapshot::query(&self.fixture, &self.file.counter));
         let walker = Walker {
             catalog: &self.catalog,
         };
         let roots = walker.roots_query(walk_from);
         let first = walker.first_level_query(walk_from);
-        let ahead = [&roots, &first].into_iter().flatten().count();
-        for q in [&roots, &first].into_iter().flatten() {
-            query = format!("{query}; {q}");
-        }
+        reads.extend([&roots, &first].into_iter().flatten().cloned());
+        let query = reads.join("; ");
         let sql = if write {
             format!(
                 "BEGIN; SET LOCAL lock_timeout = {}; {statement}; {LOCK}; {query}",
@@ -317,23 +372,56 @@ impl Session {
         } else {
             format!("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {statement}; {query}")
         };
-        let count = if write { 6 } else { 4 } + ahead as u64;
+        let count = if write { 5 } else { 3 } + reads.len() as u64;
         let shown = self.db.shown.clone();
-        let mut answers = self.db.json_rows(sql, count, 1 + ahead).await.map_err(|f| {
-            if f.code != ExitCode::LockTimeout {
-                return f;
+        let hinted = check.is_some();
+        let answers = self
+            .db
+            .json_rows(sql, count, reads.len())
+            .await
+            .map_err(|f| {
+                if f.code != ExitCode::LockTimeout {
+                    // A table or column the remembered catalog still had.
+                    let schema = f.code == ExitCode::Schema;
+                    return f.unconfirmed(hinted && schema);
+                }
+                // The only lock this batch waits for is the fixture's advisory lock.
+                Failure::new(
+                    ExitCode::LockTimeout,
+                    format!(
+                        "another fictures-seed run holds the fixture lock on {shown}; nothing was written: wait for it to finish and run the command again, or raise --lock-timeout"
+                    ),
+                )
+            })?;
+        let mut answers = std::collections::VecDeque::from(answers);
+        if let Some(u) = check {
+            let catalog = answers.pop_front().unwrap_or(Value::Null);
+            let users = if checks == 2 {
+                answers.pop_front().unwrap_or(Value::Null)
+            } else {
+                Value::Null
+            };
+            // Other accounts (a teardown's, the app's sign-ups) only matter
+            // when they change how the file's accounts resolve.
+            let same_accounts = || {
+                let mut notes = Vec::new();
+                resolve_accounts(&self.file, &users, u.adoption, &mut notes)
+                    .is_ok_and(|a| a == self.fixture.accounts)
+            };
+            if catalog != u.hint.catalog || (users != u.hint.users && !same_accounts()) {
+                return Err(Failure::schema(format!(
+                    "the schema or the accounts of {shown} changed since this machine last read them; nothing was written: run the command again"
+                ))
+                .unconfirmed(true));
             }
-            // The only lock this batch waits for is the fixture's advisory lock.
-            Failure::new(
-                ExitCode::LockTimeout,
-                format!(
-                    "another fictures-seed run holds the fixture lock on {shown}; nothing was written: wait for it to finish and run the command again, or raise --lock-timeout"
-                ),
-            )
-        })?;
-        let first = first.and_then(|_| answers.pop());
-        let roots = roots.and_then(|_| answers.pop());
-        let value = answers.pop().unwrap_or(Value::Null);
+            if users != u.hint.users {
+                hint::store(&shown, &u.queries, &Hint { catalog, users });
+            }
+            crate::steps::done("catalog", "the remembered catalog is current", started);
+        }
+        let value = answers.pop_front().unwrap_or(Value::Null);
+        let roots = roots.and_then(|_| answers.pop_front());
+        let first = first.and_then(|_| answers.pop_front());
         let state = snapshot::parse(&self.fixture, value)
             .map_err(|what| crate::error::unexpected(&shown, &what))?;
         let how = if write { "locked and read" } else { "read" };

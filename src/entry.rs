@@ -106,8 +106,26 @@ fn fail(failure: &Failure, json: bool) {
 
 async fn run(cli: &Cli) -> Result<Outcome> {
     // The command line becomes plain settings once, here.
-    let g = &Config::from(&cli.global);
-    match &cli.command {
+    let mut g = Config::from(&cli.global);
+    // The commands whose first batch can confirm a remembered catalog.
+    g.catalog_hint = matches!(
+        cli.command,
+        Command::Seed(_) | Command::Verify(_) | Command::Teardown(_)
+    );
+    match dispatch(&g, &cli.command).await {
+        // Nothing is written before the hint is confirmed, so the run
+        // starts over once, reading the catalog afresh.
+        Err(failure) if failure.unconfirmed => {
+            tracing::debug!("starting over without the remembered catalog: {failure}");
+            g.catalog_hint = false;
+            dispatch(&g, &cli.command).await
+        }
+        outcome => outcome,
+    }
+}
+
+async fn dispatch(g: &Config, command: &Command) -> Result<Outcome> {
+    match command {
         Command::Seed(a) => commands::seed::run(g, a).await,
         Command::Verify(a) => commands::verify::run(g, a).await,
         Command::Teardown(a) => commands::teardown::run(g, a).await,

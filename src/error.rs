@@ -68,6 +68,9 @@ impl ExitCode {
 pub struct Failure {
     pub code: ExitCode,
     pub message: String,
+    /// The run built on a remembered catalog it had not yet confirmed
+    /// (`io::hint`), so a run that reads the catalog afresh may succeed.
+    pub unconfirmed: bool,
 }
 
 impl Failure {
@@ -75,7 +78,14 @@ impl Failure {
         Failure {
             code,
             message: message.into(),
+            unconfirmed: false,
         }
+    }
+
+    /// Marks a failure met while building on an unconfirmed catalog hint.
+    pub fn unconfirmed(mut self, yes: bool) -> Self {
+        self.unconfirmed |= yes;
+        self
     }
 
     pub fn usage(message: impl Into<String>) -> Self {

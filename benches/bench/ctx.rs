@@ -256,8 +256,22 @@ impl Ctx {
     /// Runs `fictures-seed --json ARGS` against `db_url` and `redis`, timing it
     /// from spawn to exit.
     pub(crate) fn tool(&self, db_url: &str, redis: &str, args: &[&str]) -> Result<ToolRun> {
+        self.tool_with(db_url, redis, args, &[])
+    }
+
+    /// [`Ctx::tool`] with more environment variables.
+    pub(crate) fn tool_with(
+        &self,
+        db_url: &str,
+        redis: &str,
+        args: &[&str],
+        vars: &[(&str, &str)],
+    ) -> Result<ToolRun> {
         let mut cmd = Command::new(&self.bin);
         cmd.current_dir(&self.root)
+            // Catalogs are remembered (io::hint) for this bench run only.
+            .env("FICTURES_SEED_CACHE_DIR", self.work.path().join("hints"))
+            .envs(vars.iter().copied())
             .env("DATABASE_URL", db_url)
             .env("REDIS_URL", redis)
             // The fixture's API keys need their secret to be created.

@@ -270,49 +270,50 @@ pub fn query_failure(shown: &str, error: &sqlx::Error) -> Failure {
     )
 }
 
-impl Db {
-    /// Reads the catalog in one round trip.
-    pub async fn catalog(&mut self) -> Result<crate::pure::catalog::Catalog> {
-        let value = self.json(crate::pure::catalog::QUERY, 1).await?;
-        crate::pure::catalog::Catalog::from_json(value)
-    }
+/// The `users` rows with `emails`, as `{id, email}` objects in id order.
+pub fn users_query(emails: &[String]) -> String {
+    format!(
+        "SELECT coalesce(json_agg(json_build_object('id', id, 'email', email) ORDER BY id), '[]')::text \
+         FROM users WHERE email IN (SELECT json_array_elements_text({}))",
+        crate::pure::sql::json(&Value::from(emails.to_vec()))
+    )
+}
 
-    /// Reads the catalog and the `users` rows with `emails` (as `{id,
-    /// email}` objects) in one round trip. Without a `users` table that
-    /// batch fails, and the catalog is read alone: there are no accounts.
+impl Db {
+    /// Reads the catalog and the `users` rows with `emails` (see
+    /// [`users_query`]) in one round trip, returning the catalog's answer as
+    /// read beside the catalog. Without a `users` table that batch fails, and
+    /// the catalog is read alone: there are no accounts (`null`).
     pub async fn catalog_and_users(
         &mut self,
         emails: &[String],
-    ) -> Result<(crate::pure::catalog::Catalog, Value)> {
-        let users = format!(
-            "SELECT coalesce(json_agg(json_build_object('id', id, 'email', email) ORDER BY id), '[]')::text \
-             FROM users WHERE email IN (SELECT json_array_elements_text({}))",
-            crate::pure::sql::json(&Value::from(emails.to_vec()))
-        );
+    ) -> Result<(Value, crate::pure::catalog::Catalog, Value)> {
+        let users = users_query(emails);
         let both = format!("{}; {users}", crate::pure::catalog::QUERY);
         if let Ok(mut answers) = self.json_rows(both, 2, 2).await
             && answers.len() == 2
         {
             let found = answers.pop().unwrap_or(Value::Null);
-            let catalog =
-                crate::pure::catalog::Catalog::from_json(answers.pop().unwrap_or(Value::Null))?;
+            let raw = answers.pop().unwrap_or(Value::Null);
+            let catalog = crate::pure::catalog::Catalog::from_json(raw.clone())?;
             // The table the catalog knows as `users`, not one further down the search path.
             let found = if catalog.table("users").is_some() {
                 found
             } else {
-                Value::Array(Vec::new())
+                Value::Null
             };
-            return Ok((catalog, found));
+            return Ok((raw, catalog, found));
         }
         // Read apart, each failure is its own: no table means no accounts,
         // while a users table that cannot be read stops the run.
-        let catalog = self.catalog().await?;
+        let raw = self.json(crate::pure::catalog::QUERY, 1).await?;
+        let catalog = crate::pure::catalog::Catalog::from_json(raw.clone())?;
         let users = if catalog.table("users").is_some() {
             self.json(users, 1).await?
         } else {
-            Value::Array(Vec::new())
+            Value::Null
         };
-        Ok((catalog, users))
+        Ok((raw, catalog, users))
     }
 
     /// Versions already recorded in sqlx's `_sqlx_migrations` table.

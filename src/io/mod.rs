@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod db;
 pub mod file;
+pub mod hint;
 pub mod scale;
 pub mod sweep;
 pub mod walk;

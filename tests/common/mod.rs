@@ -151,6 +151,11 @@ fn next() -> u32 {
     N.fetch_add(1, Ordering::SeqCst)
 }
 
+/// Where the tests' runs remember catalogs (see `io::hint`).
+pub fn hints() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("catalog-hints")
+}
+
 /// One test's private database and Redis logical database.
 pub struct TestEnv {
     pub name: String,
@@ -234,6 +239,9 @@ impl TestEnv {
             .env("DATABASE_URL", &self.db_url)
             .env("REDIS_URL", &self.redis_url)
             .env("FIXTURE_API_KEY_SECRET", API_KEY_SECRET)
+            // Runs after the first build on the catalog they remember, as a
+            // user's do; each test's database has a file of its own.
+            .env("FICTURES_SEED_CACHE_DIR", hints())
             .args(args);
         for (k, v) in vars {
             cmd.env(k, v);

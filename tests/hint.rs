@@ -1,0 +1,144 @@
+//! seed, verify and teardown build their first reads on the catalog and
+//! accounts the last run on this machine read from the same database
+//! (`io::hint`) and confirm them in the same round trip. A stale hint costs
+//! a second attempt, never a wrong answer or a write built on it.
+
+mod common;
+
+use common::*;
+
+fn trips(env: &TestEnv, args: &[&str], vars: &[(&str, &str)], code: i32) -> u64 {
+    let mut args = args.to_vec();
+    args.push("--json");
+    let report = env.run_with(&args, vars).expect(code).json();
+    report["round_trips"].as_u64().unwrap()
+}
+
+#[test]
+fn a_remembered_catalog_saves_a_round_trip_until_the_schema_changes() {
+    let env = TestEnv::new();
+    // Catalog and accounts, state, COMMIT; then the catalog rides with the state.
+    assert_eq!(trips(&env, &["seed"], &[], 0), 3);
+    assert_eq!(trips(&env, &["seed"], &[], 0), 2);
+    assert_eq!(trips(&env, &["verify"], &[], 0), 2);
+    // Deleting the fixture's own accounts does not change how they resolve.
+    assert_eq!(
+        trips(&env, &["teardown"], &[], 0),
+        3,
+        "its sweep looks for load-test data"
+    );
+    assert_eq!(trips(&env, &["seed"], &[], 0), 2);
+
+    // A column the remembered catalog lacks: the run starts over on a fresh
+    // read, so the new column's default is what the fixture's rows hold.
+    env.sql("ALTER TABLE scenes ADD COLUMN mood text NOT NULL DEFAULT 'calm'");
+    env.sql("UPDATE scenes SET title = title || '!' WHERE id = (SELECT min(id) FROM scenes)");
+    let run = env.run(&["seed", "--json", "-v"]).expect(0);
+    assert!(
+        run.stderr()
+            .contains("starting over without the remembered catalog"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(
+        run.json()["round_trips"],
+        3,
+        "counted for the fresh attempt"
+    );
+    assert_eq!(
+        trips(&env, &["verify"], &[], 0),
+        2,
+        "the fresh catalog was kept"
+    );
+
+    // A label the fixture writes renamed: the state read built on the old
+    // catalog fails inside PostgreSQL; the fresh attempt names the problem.
+    env.sql("ALTER TYPE visibility RENAME VALUE 'unlisted' TO 'hidden'");
+    let run = env.run(&["seed"]).expect(5);
+    assert!(
+        run.stderr().contains("but the fixture writes `unlisted`"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(env.count("SELECT count(*) FROM scenes"), 45);
+}
+
+#[test]
+fn an_account_adopted_since_the_last_run_is_found() {
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let seed = canonical_seed().replace(
+        "id = \"fxManager0CacheTest01\"\nemail = \"manager@fictures.xyz\"\nusername = \"cache_test_manager\"\nname = \"Cache Test Manager\"\nrole = \"manager\"\npassword_env = \"FIXTURE_MANAGER_PASSWORD\"",
+        "adopt_email = \"manager@fictures.xyz\"",
+    );
+    let path = env.seed_file(dir.path(), "adopt.toml", &seed);
+    let path = path.to_str().unwrap();
+    // Nothing to adopt yet; this run remembers that.
+    let run = env.run(&["seed", "--seed-file", path]).expect(2);
+    assert!(
+        run.stderr().contains("no account has that email"),
+        "{}",
+        run.stderr()
+    );
+    env.sql(
+        "INSERT INTO users (id, email, username, name, role) VALUES ('stagingManager0000001', 'manager@fictures.xyz', 'boss', 'Boss', 'manager')",
+    );
+    env.run(&["seed", "--quiet", "--seed-file", path]).expect(0);
+    assert_eq!(
+        env.count("SELECT count(*) FROM post_likes WHERE user_id = 'stagingManager0000001'"),
+        3
+    );
+    // The account goes again: the remembered accounts now say it exists.
+    env.sql("DELETE FROM post_likes WHERE user_id = 'stagingManager0000001'");
+    env.sql("DELETE FROM story_likes WHERE user_id = 'stagingManager0000001'");
+    env.sql("DELETE FROM users WHERE id = 'stagingManager0000001'");
+    let run = env.run(&["seed", "--seed-file", path]).expect(2);
+    assert!(
+        run.stderr().contains("no account has that email"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn hints_are_kept_only_where_they_can_be_and_a_damaged_one_is_ignored() {
+    let env = TestEnv::new();
+    // Switched off: every run reads the catalog.
+    let off = [("FICTURES_SEED_CACHE_DIR", "")];
+    assert_eq!(trips(&env, &["seed"], &off, 0), 3);
+    assert_eq!(trips(&env, &["seed"], &off, 0), 3);
+    // A directory that cannot be made costs the round trip and nothing else.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let under_a_file = file.path().join("hints");
+    let blocked = [("FICTURES_SEED_CACHE_DIR", under_a_file.to_str().unwrap())];
+    assert_eq!(trips(&env, &["seed"], &blocked, 0), 3);
+    assert_eq!(trips(&env, &["seed"], &blocked, 0), 3);
+    // A file that does not parse is read afresh and replaced.
+    let dir = tempfile::tempdir().unwrap();
+    let own = [("FICTURES_SEED_CACHE_DIR", dir.path().to_str().unwrap())];
+    assert_eq!(trips(&env, &["seed"], &own, 0), 3);
+    let files = files_in(dir.path());
+    assert_eq!(files.len(), 1, "{files:?}");
+    let kept = dir.path().join(&files[0]);
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&kept).unwrap().permissions());
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "it names the app's tables and accounts"
+    );
+    std::fs::write(&kept, "{\"catalog\": [").unwrap();
+    assert_eq!(trips(&env, &["seed"], &own, 0), 3);
+    assert_eq!(trips(&env, &["seed"], &own, 0), 2);
+    // A hint that parses but is not this database's catalog is caught by
+    // the check and costs a second attempt.
+    std::fs::write(
+        &kept,
+        "{\"catalog\": {\"tables\": [], \"foreign_keys\": []}, \"users\": []}",
+    )
+    .unwrap();
+    env.sql("UPDATE scenes SET title = title || '!' WHERE id = (SELECT min(id) FROM scenes)");
+    let report = env.run_with(&["seed", "--json"], &own).expect(0).json();
+    assert_eq!(report["round_trips"], 3, "{report}");
+    env.run_with(&["verify", "--quiet"], &own).expect(0);
+}
