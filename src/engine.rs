@@ -89,9 +89,10 @@ pub enum Writes {
 }
 
 /// The start every fixture command shares: resolve the servers, apply the
-/// guard to what the command writes, connect Redis first (so a dead cache
-/// stops the run before anything is written), then PostgreSQL, and build
-/// and fit the fixture.
+/// guard to what the command writes, start connecting Redis, then connect
+/// PostgreSQL and build and fit the fixture. The command waits for Redis
+/// ([`Connecting::ready`]) only before it writes or reads the cache, so
+/// Redis' handshake overlaps PostgreSQL's reads instead of delaying them.
 pub async fn start(
     g: &Config,
     file: SeedFile,
@@ -99,34 +100,43 @@ pub async fn start(
     writes: Writes,
     adoption: Adoption,
     scale: u32,
-) -> Result<(Option<Cache>, Session)> {
+) -> Result<(Connecting, Session)> {
     let servers = Servers::resolve(g, no_cache)?;
     if writes != Writes::Nothing {
         servers.guard(g, writes == Writes::Everything)?;
     }
-    // Both handshakes at once: neither waits on the other's round trips.
-    // Nothing is written until both are up, and a dead cache is reported
-    // first, so it stops the run before anything is written.
-    let (cache, session) = tokio::join!(
-        connect_cache(g, &servers),
-        open(g, &servers, file, adoption, scale)
-    );
-    Ok((cache?, session?))
+    let cache = Connecting::spawn(g, &servers);
+    match open(g, &servers, file, adoption, scale).await {
+        Ok(session) => Ok((cache, session)),
+        // A dead cache is the first thing to fix when both are down.
+        Err(failure) => Err(cache.ready().await.err().unwrap_or(failure)),
+    }
 }
 
-/// Connects to Redis when the command will need it.
-pub async fn connect_cache(g: &Config, targets: &Servers) -> Result<Option<Cache>> {
-    match &targets.redis {
-        Some(url) => Ok(Some(
-            Cache::connect(
-                url,
-                g.redis_ca_cert.as_deref(),
-                g.connect_timeout,
-                g.connect_attempts,
+/// Redis connecting in the background (none with --no-cache).
+pub struct Connecting(Option<tokio::task::JoinHandle<Result<Cache>>>);
+
+impl Connecting {
+    fn spawn(g: &Config, targets: &Servers) -> Connecting {
+        Connecting(targets.redis.clone().map(|url| {
+            let ca = g.redis_ca_cert.clone();
+            let (timeout, attempts) = (g.connect_timeout, g.connect_attempts);
+            tokio::spawn(
+                async move { Cache::connect(&url, ca.as_deref(), timeout, attempts).await },
             )
-            .await?,
-        )),
-        None => Ok(None),
+        }))
+    }
+
+    /// The connection, once up. Writing commands call this before their
+    /// first write, so a dead cache stops them with nothing written.
+    pub async fn ready(self) -> Result<Option<Cache>> {
+        let Some(task) = self.0 else {
+            return Ok(None);
+        };
+        match task.await {
+            Ok(connected) => connected.map(Some),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
     }
 }
 
@@ -533,11 +543,11 @@ pub async fn drop_keys(
     let families = Families::of(tags);
     let started = std::time::Instant::now();
     let outcome = async {
-        let keys = cache.scan(&families).await?;
-        if !dry_run {
-            cache.unlink(&keys).await?;
+        if dry_run {
+            cache.find(&families).await
+        } else {
+            cache.drop(&families).await
         }
-        Ok::<_, redis::RedisError>(keys)
     }
     .await;
     match outcome {

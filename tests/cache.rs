@@ -44,6 +44,9 @@ fn crowd(env: &TestEnv, n: usize) {
             script.push_str(&format!("SET {key} x EX 600\n"));
         }
     }
+    for key in lookalikes() {
+        script.push_str(&format!("SET {key} x EX 600\n"));
+    }
     let path = std::env::temp_dir().join(format!("crowd-{}.txt", std::process::id()));
     std::fs::write(&path, script).unwrap();
     let out = std::process::Command::new("sh")
@@ -57,6 +60,19 @@ fn crowd(env: &TestEnv, n: usize) {
         .unwrap();
     std::fs::remove_file(&path).ok();
     assert!(out.status.success(), "filling Redis failed");
+}
+
+/// Keys of ids spliced from two fixture story ids: every character is one a
+/// fixture id has at that position, so they fit the scan's MATCH pattern, and
+/// only the check of the exact prefix (in the script that drops keys, and in
+/// the client) keeps them.
+fn lookalikes() -> Vec<String> {
+    let spliced = format!("{}{}", &STORY_1[..10], &STORY_2[10..]);
+    vec![
+        format!("story:{spliced}:public"),
+        format!("story:{spliced}:chapters:public"),
+        format!("fictures:studio:story:{spliced}:x"),
+    ]
 }
 
 /// Keys of the fixture's families, prefixed ones among them.
@@ -116,6 +132,9 @@ fn finds_exactly_the_fixture_keys(env: &TestEnv) {
     let report = env.run(&["teardown", "--json"]).expect(0).json();
     assert_eq!(report["cache"]["removed"].as_u64(), Some(ours.len() as u64));
     assert_eq!(dbsize(env), crowd);
+    for k in lookalikes() {
+        assert_eq!(env.redis(&["EXISTS", &k]).trim(), "1", "{k} must stay");
+    }
     for k in &ours {
         assert_eq!(env.redis(&["EXISTS", k]).trim(), "0", "{k} must go");
     }

@@ -431,10 +431,11 @@ fn redis_cut_mid_invalidation_reports_committed_and_stale() {
     fill_cache(&env);
     assert_eq!(fixture_keys(&env), STALE);
 
-    // Each SCAN answer carries up to 1000 keys of about 40 bytes: a cut after
-    // 60 000 server bytes lands in the second or third of them, long after the
-    // connection's handshake and the database's commit.
-    let proxy = Proxy::start(upstream(&env.redis_url), Cut::AfterServerBytes(60_000));
+    // The cache step's first request (an UNLINK per exact key, about 3 KB, and
+    // the scan script that drops what it finds) follows the connection's
+    // handshake (about 100 bytes) and the database's commit: a cut after
+    // 1000 client bytes lands inside it, so the server runs none of it.
+    let proxy = Proxy::start(upstream(&env.redis_url), Cut::AfterClientBytes(1000));
     let redis = through(&env.redis_url, &proxy);
     let run = env.run(&["--redis-url", &redis, "seed"]);
     assert!(proxy.was_cut(), "the cut happened");

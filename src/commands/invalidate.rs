@@ -20,7 +20,8 @@ pub async fn run(g: &Config, args: &DryRun) -> Result<Outcome> {
     } else {
         Writes::Cache
     };
-    let (mut cache, target) = engine::start(g, file, false, writes, Adoption::Lenient, 0).await?;
+    let (cache, target) = engine::start(g, file, false, writes, Adoption::Lenient, 0).await?;
+    let mut cache = cache.ready().await?;
     let mut report = Report {
         command: "invalidate",
         dry_run: args.dry_run,

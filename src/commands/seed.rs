@@ -35,7 +35,7 @@ pub async fn run(g: &Config, args: &SeedArgs) -> Result<Outcome> {
         Writes::Everything
     };
     let no_cache = args.write.cache.no_cache;
-    let (mut cache, mut target) =
+    let (cache, mut target) =
         engine::start(g, file, no_cache, writes, Adoption::Strict, scale).await?;
     // Extras are found on every run, so a seed without --prune can say they
     // are there instead of calling the fixture exact while verify would not.
@@ -43,6 +43,8 @@ pub async fn run(g: &Config, args: &SeedArgs) -> Result<Outcome> {
     let (state, extras) = target
         .read(g, Access::unless_dry_run(dry_run), &canonical, Mode::Extras)
         .await?;
+    // Redis connected while PostgreSQL was read; nothing is written yet.
+    let mut cache = cache.ready().await?;
     let left = if args.prune {
         Vec::new()
     } else {

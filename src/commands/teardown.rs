@@ -26,7 +26,7 @@ pub async fn run(g: &Config, args: &WriteArgs) -> Result<Outcome> {
     } else {
         Writes::Everything
     };
-    let (mut cache, mut target) =
+    let (cache, mut target) =
         engine::start(g, file, args.cache.no_cache, writes, Adoption::Lenient, 0).await?;
 
     // Load-test stories hang off their own account. A real run sweeps them
@@ -45,6 +45,8 @@ pub async fn run(g: &Config, args: &WriteArgs) -> Result<Outcome> {
             Mode::Teardown,
         )
         .await?;
+    // Redis connected while PostgreSQL was read; nothing is written yet.
+    let mut cache = cache.ready().await?;
     let swept = if dry_run {
         Swept::default()
     } else {

@@ -26,7 +26,7 @@ pub async fn run(g: &Config, args: &VerifyArgs) -> Result<Outcome> {
     let started = Instant::now();
     let file = crate::settings::seed_file(g.seed_file.as_deref())?;
     let scale = args.scale.unwrap_or(file.scale.stories);
-    let (mut cache, mut target) = engine::start(
+    let (cache, mut target) = engine::start(
         g,
         file,
         args.cache.no_cache,
@@ -41,6 +41,7 @@ pub async fn run(g: &Config, args: &VerifyArgs) -> Result<Outcome> {
     let (state, doomed) = target
         .read(g, Access::Read, &canonical, Mode::Extras)
         .await?;
+    let mut cache = cache.ready().await?;
     let held = match &expected {
         Some(_) => Some(
             crate::io::scale::read_state(&mut target.db, &target.file.scale.account_id()).await?,
@@ -69,7 +70,7 @@ pub async fn run(g: &Config, args: &VerifyArgs) -> Result<Outcome> {
         Some(cache) => {
             let families = Families::of(&target.all_tags());
             let present = async {
-                let keys = cache.scan(&families).await?;
+                let keys = cache.find(&families).await?;
                 cache.inspect(&keys).await
             }
             .await

@@ -46,23 +46,54 @@ const SCRIPT_COUNT: u32 = 1000;
 /// time per million keys on a slow machine.
 const SCAN_COUNT: u32 = 10_000;
 
-/// SCANs from ARGV[1] with MATCH ARGV[2], ARGV[4] buckets at a time, until
-/// the keyspace ends or ARGV[3] microseconds have passed; returns the next
-/// cursor and the matches. It reads only, so it may run on replicas and
-/// under memory pressure.
-const SCAN_SCRIPT: &str = r"#!lua flags=no-writes
+/// A scan step: SCANs from ARGV[1] with MATCH ARGV[2], ARGV[4] buckets at a
+/// time, until the keyspace ends or ARGV[3] microseconds have passed, and
+/// returns the next cursor and the keys `take` kept. The two scripts differ
+/// only in their header, which defines `take`.
+macro_rules! scan_step {
+    ($header:literal) => {
+        concat!(
+            $header,
+            r"
 local function now() local t = redis.call('TIME') return t[1] * 1000000 + t[2] end
 local started, cursor, found = now(), ARGV[1], {}
 repeat
   local r = redis.call('SCAN', cursor, 'MATCH', ARGV[2], 'COUNT', ARGV[4])
   cursor = r[1]
-  for _, k in ipairs(r[2]) do found[#found + 1] = k end
+  for _, k in ipairs(r[2]) do if take(k) then found[#found + 1] = k end end
 until cursor == '0' or now() - started >= tonumber(ARGV[3])
 return {cursor, found}
-";
+"
+        )
+    };
+}
+
+/// Returns every candidate; it reads only, so it may run on replicas and
+/// under memory pressure.
+const FIND_SCRIPT: &str = scan_step!(
+    r"#!lua flags=no-writes
+local function take(k) return true end"
+);
+
+/// UNLINKs and returns the candidates under one of the prefixes ARGV[5..]
+/// (the rule of `Families::matches`), so dropping costs no round trip of its
+/// own. The pattern alone also fits other entities' keys now and then.
+const DROP_SCRIPT: &str = scan_step!(
+    r"#!lua
+local prefixes = {}
+for i = 5, #ARGV do prefixes[ARGV[i]] = true end
+local function take(k)
+  local at = string.find(k, ':', 1, true)
+  while at do
+    if prefixes[string.sub(k, 1, at)] then redis.call('UNLINK', k) return true end
+    at = string.find(k, ':', at + 1, true)
+  end
+  return false
+end"
+);
 
 impl Cache {
-    /// Connects and checks that Redis answers PING.
+    /// Connects; the handshake's answer shows Redis is there.
     pub async fn connect(
         url: &str,
         ca_cert: Option<&std::path::Path>,
@@ -102,13 +133,10 @@ impl Cache {
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout));
-        let connect = || async {
-            let mut con = client
-                .get_multiplexed_async_connection_with_config(&config)
-                .await?;
-            let _: String = redis::cmd("PING").query_async(&mut con).await?;
-            Ok::<_, redis::RedisError>(con)
-        };
+        // The connection's own setup (CLIENT SETINFO, and AUTH and SELECT
+        // when the URL has them) is a round trip the server must answer, so
+        // it proves Redis is there without a PING of its own.
+        let connect = || client.get_multiplexed_async_connection_with_config(&config);
         let transient =
             |e: &redis::RedisError| e.is_io_error() || e.is_timeout() || e.is_connection_refusal();
         let con = retry::connect(&shown, attempts, transient, connect)
@@ -124,7 +152,23 @@ impl Cache {
     /// Every key of `families` that exists: the exact keys checked in one
     /// pipeline, the prefixed ones found by one pass over the keyspace per
     /// MATCH pattern, with the server doing the matching.
-    pub async fn scan(&mut self, families: &Families) -> redis::RedisResult<Vec<String>> {
+    pub async fn find(&mut self, families: &Families) -> redis::RedisResult<Vec<String>> {
+        self.collect(families, false).await
+    }
+
+    /// Removes every key of `families` and returns those that existed. The
+    /// exact keys are UNLINKed one by one in a pipeline (each answer says
+    /// whether that key existed) and the scan's steps UNLINK what they find,
+    /// so a small keyspace costs one round trip.
+    pub async fn drop(&mut self, families: &Families) -> redis::RedisResult<Vec<String>> {
+        self.collect(families, true).await
+    }
+
+    async fn collect(
+        &mut self,
+        families: &Families,
+        drop: bool,
+    ) -> redis::RedisResult<Vec<String>> {
         let mut found = Vec::new();
         if families.is_empty() {
             return Ok(found);
@@ -132,12 +176,12 @@ impl Cache {
         // The exact keys' pipeline and the first scan step travel together.
         let exact = families.exact_keys();
         let mut con = self.con.clone();
-        let exists = async {
+        let exact_step = async {
             let mut there = Vec::new();
             for chunk in exact.chunks(BATCH) {
                 let mut pipe = redis::pipe();
                 for k in chunk {
-                    pipe.cmd("EXISTS").arg(k);
+                    pipe.cmd(if drop { "UNLINK" } else { "EXISTS" }).arg(k);
                 }
                 let answers: Vec<bool> = pipe.query_async(&mut con).await?;
                 there.extend(
@@ -151,22 +195,29 @@ impl Cache {
             Ok::<_, redis::RedisError>(there)
         };
         let patterns = families.patterns();
-        let mut prefixed = Vec::new();
+        let prefixes = families.prefixes();
+        let (mut prefixed, mut pending) = (Vec::new(), Vec::new());
         let scan = async {
             for pattern in &patterns {
-                self.pass(pattern, |key| {
-                    if families.matches(&key) {
+                let under = drop.then_some(prefixes.as_slice());
+                self.pass(pattern, under, |key, dropped| {
+                    if dropped {
                         prefixed.push(key);
+                    } else if families.matches(&key) {
+                        // Found by plain SCAN where scripts are refused.
+                        if drop { &mut pending } else { &mut prefixed }.push(key);
                     }
                 })
                 .await?;
             }
             Ok::<_, redis::RedisError>(())
         };
-        let (there, scanned) = tokio::join!(exists, scan);
+        let (there, scanned) = tokio::join!(exact_step, scan);
         scanned?;
+        self.unlink(&pending).await?;
         found.extend(there?);
         found.extend(prefixed);
+        found.extend(pending);
         self.commands += exact.len().div_ceil(BATCH) as u64;
         found.sort();
         found.dedup();
@@ -174,26 +225,34 @@ impl Cache {
     }
 
     /// One pass over the keyspace for `pattern`, handing each candidate to
-    /// `take`. Each step is a script that SCANs until its time budget is
-    /// spent, so a busy keyspace costs few round trips and no step holds
-    /// the shared server for long. Where scripts are refused (ACLs, hosted
-    /// Redis), plain SCAN MATCH steps of a fixed size do the same work.
+    /// `take` with whether it was already removed. Each step is a script that
+    /// SCANs until its time budget is spent, so a busy keyspace costs few
+    /// round trips and no step holds the shared server for long; with
+    /// `drop_under`, the script also UNLINKs the candidates under those
+    /// prefixes. Where scripts are refused (ACLs, hosted Redis, a full
+    /// memory), plain SCAN MATCH steps of a fixed size find the candidates.
     async fn pass(
         &mut self,
         pattern: &str,
-        mut take: impl FnMut(String),
+        drop_under: Option<&[String]>,
+        mut take: impl FnMut(String, bool),
     ) -> redis::RedisResult<()> {
         let mut cursor = "0".to_string();
         let mut scripted = true;
         loop {
             let step: redis::RedisResult<(String, Vec<String>)> = if scripted {
                 redis::cmd("EVAL")
-                    .arg(SCAN_SCRIPT)
+                    .arg(if drop_under.is_some() {
+                        DROP_SCRIPT
+                    } else {
+                        FIND_SCRIPT
+                    })
                     .arg(0)
                     .arg(&cursor)
                     .arg(pattern)
                     .arg(SCRIPT_BUDGET.as_micros() as u64)
                     .arg(SCRIPT_COUNT)
+                    .arg(drop_under.unwrap_or_default())
                     .query_async(&mut self.con)
                     .await
             } else {
@@ -216,7 +275,8 @@ impl Cache {
                 }
                 Err(e) => return Err(e),
             };
-            keys.into_iter().for_each(&mut take);
+            let dropped = scripted && drop_under.is_some();
+            keys.into_iter().for_each(|k| take(k, dropped));
             if next == "0" {
                 return Ok(());
             }
@@ -224,18 +284,16 @@ impl Cache {
         }
     }
 
-    /// UNLINKs `keys` in pipelined batches; returns how many were removed.
-    pub async fn unlink(&mut self, keys: &[String]) -> redis::RedisResult<u64> {
-        let mut removed = 0;
+    /// UNLINKs `keys` in pipelined batches.
+    async fn unlink(&mut self, keys: &[String]) -> redis::RedisResult<()> {
         for chunk in keys.chunks(BATCH) {
-            let n: u64 = redis::cmd("UNLINK")
+            let _: u64 = redis::cmd("UNLINK")
                 .arg(chunk)
                 .query_async(&mut self.con)
                 .await?;
             self.commands += 1;
-            removed += n;
         }
-        Ok(removed)
+        Ok(())
     }
 
     /// TTL and string value of each key, in two pipelined round trips.

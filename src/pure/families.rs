@@ -101,6 +101,13 @@ impl Families {
         keys
     }
 
+    /// The key prefixes, sorted; each ends with `:`.
+    pub fn prefixes(&self) -> Vec<String> {
+        let mut prefixes: Vec<String> = self.prefixes.iter().cloned().collect();
+        prefixes.sort();
+        prefixes
+    }
+
     /// SCAN MATCH patterns that every key under a prefix matches, so the
     /// server filters the keyspace and only candidates travel; [`matches`]
     /// then decides. Each prefix holds an entity id between two `:`; per id
