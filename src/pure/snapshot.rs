@@ -1,7 +1,9 @@
-//! What the database holds for the fixture, read in one statement: for every
-//! fixture row, the row as PostgreSQL would store it (desired values passed
-//! through the table's own row type) beside the row as it is, plus the real row
-//! counts behind each denormalised counter.
+//! What the database holds for the fixture, read in one statement: every
+//! fixture row passed through the table's own row type (the row as
+//! PostgreSQL would store it) and compared on the server with the row as it
+//! is, plus the real row counts behind each denormalised counter. Only rows
+//! that differ come back whole, so the answer stays small however large the
+//! fixture's rows are.
 
 use std::collections::BTreeMap;
 
@@ -34,11 +36,33 @@ pub fn query(fixture: &Fixture, counters: &[CounterSpec]) -> String {
             .map(|k| format!("t.{0} = d.{0}", sql::ident(k)))
             .collect::<Vec<_>>()
             .join(" AND ");
+        let key = t
+            .key
+            .iter()
+            .map(|k| format!("{}, d.{}", sql::literal(k), sql::ident(k)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let unowned = sql::json(&Value::from(t.unowned.clone()));
+        // Three shapes per row: [key, null] when it is missing, [key, its
+        // unowned columns, true] when every column the fixture owns is stored
+        // as desired (same JSON text), else [desired, actual] for the client
+        // to compare column by column.
         parts.push((
             format!("t:{}", t.table),
             format!(
-                "SELECT coalesce(json_agg(json_build_array(to_json(d), to_json(t))), '[]'::json) \
-             FROM json_populate_recordset(NULL::{table}, {rows}) d LEFT JOIN {table} t ON {join}",
+                "SELECT coalesce(json_agg(CASE \
+                 WHEN t.{first} IS NULL THEN json_build_array(json_build_object({key}), NULL) \
+                 WHEN NOT EXISTS (SELECT FROM json_object_keys(s.j) c \
+                   WHERE c NOT IN (SELECT json_array_elements_text({unowned})) \
+                   AND (x.dj -> c)::text IS DISTINCT FROM (x.tj -> c)::text) \
+                 THEN json_build_array(json_build_object({key}), (SELECT json_object_agg(e.key, e.value) \
+                   FROM json_each(x.tj) e WHERE e.key IN (SELECT json_array_elements_text({unowned}))), true) \
+                 ELSE json_build_array(x.dj, x.tj) END), '[]'::json) \
+                 FROM json_array_elements({rows}) s(j) \
+                 CROSS JOIN LATERAL json_populate_record(NULL::{table}, s.j) d \
+                 LEFT JOIN {table} t ON {join} \
+                 CROSS JOIN LATERAL (SELECT to_json(d) AS dj, to_json(t) AS tj) x",
+                first = sql::ident(&t.key[0]),
                 table = sql::ident(&t.table),
                 rows = sql::json(&Value::Array(rows)),
             ),
@@ -81,21 +105,33 @@ pub fn parse(fixture: &Fixture, value: Value) -> std::result::Result<Snapshot, S
     };
     for (label, part) in parts {
         if let Some(table) = label.strip_prefix("t:") {
-            let key = fixture
+            let rows_of = fixture
                 .table(table)
-                .map(|t| t.key.clone())
                 .ok_or_else(|| format!("state for `{table}`, which the fixture lacks"))?;
-            let Value::Array(pairs) = part else {
+            let key = &rows_of.key;
+            let local: BTreeMap<String, &Row> = rows_of
+                .rows
+                .iter()
+                .map(|r| (key_string(key, &r.values), &r.values))
+                .collect();
+            let Value::Array(answers) = part else {
                 return Err(format!("state of `{table}` that is not a list"));
             };
             let mut rows = BTreeMap::new();
-            for pair in pairs {
-                let (desired, actual) = match pair.as_array().map(Vec::as_slice) {
+            for answer in answers {
+                let (desired, actual) = match answer.as_array().map(Vec::as_slice) {
                     Some([Value::Object(d), Value::Object(a)]) => (d.clone(), Some(a.clone())),
-                    Some([Value::Object(d), Value::Null]) => (d.clone(), None),
-                    _ => return Err(format!("a row of `{table}` that is not a pair of rows")),
+                    Some([Value::Object(k), Value::Null]) => (k.clone(), None),
+                    Some([Value::Object(k), unowned, Value::Bool(true)]) => {
+                        let stored = local
+                            .get(&key_string(key, k))
+                            .map(|r| as_desired(r, unowned))
+                            .ok_or_else(|| format!("an unknown row of `{table}`"))?;
+                        (stored.clone(), Some(stored))
+                    }
+                    _ => return Err(format!("a row of `{table}` of an unknown shape")),
                 };
-                rows.insert(key_string(&key, &desired), (desired, actual));
+                rows.insert(key_string(key, &desired), (desired, actual));
             }
             state.tables.insert(table.to_string(), rows);
         } else if let Some(counter) = label.strip_prefix("c:") {
@@ -117,6 +153,17 @@ pub fn parse(fixture: &Fixture, value: Value) -> std::result::Result<Snapshot, S
         }
     }
     Ok(state)
+}
+
+/// A row the server found stored as desired: the fixture's values, with the
+/// stored values of the columns the fixture does not own (`unowned`, an
+/// object or null).
+fn as_desired(row: &Row, unowned: &Value) -> Row {
+    let mut row = row.clone();
+    if let Value::Object(stored) = unowned {
+        row.extend(stored.clone());
+    }
+    row
 }
 
 fn kind(value: &Value) -> &'static str {
@@ -159,6 +206,25 @@ mod tests {
     }
 
     #[test]
+    fn a_row_stored_as_desired_is_the_fixture_row_with_its_stored_unowned_columns() {
+        let f = fixture();
+        let row = &f.table("stories").unwrap().rows[0].values;
+        let id = row["id"].as_str().unwrap();
+        let state = parse(
+            &f,
+            json!({"t:stories": [[{"id": id}, {"updated_at": "2031-01-01T00:00:00+00:00"}, true]]}),
+        )
+        .unwrap();
+        let (desired, actual) = &state.tables["stories"][id];
+        assert_eq!(actual.as_ref(), Some(desired));
+        assert_eq!(desired["title"], row["title"]);
+        assert_eq!(desired["updated_at"], "2031-01-01T00:00:00+00:00");
+        // Without unowned columns the row is the fixture's as it is.
+        let state = parse(&f, json!({"t:stories": [[{"id": id}, null, true]]})).unwrap();
+        assert_eq!(&state.tables["stories"][id].0, row);
+    }
+
+    #[test]
     fn every_unexpected_shape_is_an_error() {
         let f = fixture();
         for bad in [
@@ -167,6 +233,8 @@ mod tests {
             json!({"t:stories": {}}),
             json!({"t:stories": [[{"id": "a"}]]}),
             json!({"t:stories": [["a", null]]}),
+            json!({"t:stories": [[{"id": "not-a-fixture-row"}, null, true]]}),
+            json!({"t:stories": [[{"id": "a"}, null, false]]}),
             json!({"t:nonsense": []}),
             json!({"c:community_posts.likes": {"p1": [2]}}),
             json!({"c:community_posts.likes": {"p1": [2, "two"]}}),
