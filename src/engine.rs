@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::config::Config;
 use crate::error::{ExitCode, Failure, Result};
 use crate::io::cache::Cache;
-use crate::io::db::{Db, Limits, users_query};
+use crate::io::db::{Db, Limits, catalog_digest_query, users_query};
 use crate::io::hint::{self, Hint};
 use crate::io::sweep::Swept;
 use crate::io::walk::Ahead;
@@ -204,13 +204,14 @@ pub async fn inspect(
             (catalog, users, Some(unconfirmed))
         }
         None => {
-            let (raw, catalog, users) = db.catalog_and_users(&emails).await?;
+            let read = db.catalog_and_users(&emails).await?;
             let hint = Hint {
-                catalog: raw,
-                users: users.clone(),
+                catalog: read.raw,
+                digest: read.digest,
+                users: read.users.clone(),
             };
             hint::store(&db.shown, &queries, &hint);
-            (catalog, users, None)
+            (read.catalog, read.users, None)
         }
     };
     let how = if unconfirmed.is_some() {
@@ -355,12 +356,13 @@ impl Session {
             "SET LOCAL statement_timeout = {}; SET LOCAL jit = off",
             g.statement_timeout.as_millis()
         );
-        // A remembered catalog is read again in this batch, before the reads
-        // built from it: the answers count only once it is confirmed.
+        // A remembered catalog is checked in this batch (its digest, read
+        // afresh), before the reads built from it: their answers count only
+        // once it is confirmed.
         let check = self.unconfirmed.take();
         let mut reads: Vec<String> = Vec::new();
         if let Some(u) = &check {
-            reads.push(crate::pure::catalog::QUERY.to_string());
+            reads.push(catalog_digest_query());
             if !u.hint.users.is_null() {
                 reads.push(users_query(&u.emails));
             }
@@ -405,7 +407,7 @@ impl Session {
             })?;
         let mut answers = std::collections::VecDeque::from(answers);
         if let Some(u) = check {
-            let catalog = answers.pop_front().unwrap_or(Value::Null);
+            let digest = answers.pop_front().unwrap_or(Value::Null);
             let users = if checks == 2 {
                 answers.pop_front().unwrap_or(Value::Null)
             } else {
@@ -418,14 +420,15 @@ impl Session {
                 resolve_accounts(&self.file, &users, u.adoption, &mut notes)
                     .is_ok_and(|a| a == self.fixture.accounts)
             };
-            if catalog != u.hint.catalog || (users != u.hint.users && !same_accounts()) {
+            if digest != u.hint.digest.as_str() || (users != u.hint.users && !same_accounts()) {
                 return Err(Failure::schema(format!(
                     "the schema or the accounts of {shown} changed since this machine last read them; nothing was written: run the command again"
                 ))
                 .unconfirmed(true));
             }
             if users != u.hint.users {
-                hint::store(&shown, &u.queries, &Hint { catalog, users });
+                let hint = Hint { users, ..u.hint };
+                hint::store(&shown, &u.queries, &hint);
             }
             crate::steps::done("catalog", "the remembered catalog is current", started);
         }

@@ -7,30 +7,10 @@
 mod common;
 mod proxy;
 
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use common::*;
-use proxy::{Cut, PgMessage, Proxy, pg_answers, pg_messages, pg_ssl_requested};
-
-/// The address a URL's host and port resolve to.
-fn upstream(url: &str) -> SocketAddr {
-    let u = url::Url::parse(url).unwrap();
-    (u.host_str().unwrap(), u.port().unwrap())
-        .to_socket_addrs()
-        .unwrap()
-        .next()
-        .unwrap()
-}
-
-/// `url` with its host and port replaced by the proxy's (path, user and
-/// database kept).
-fn through(url: &str, proxy: &Proxy) -> String {
-    let mut u = url::Url::parse(url).unwrap();
-    u.set_host(Some("127.0.0.1")).unwrap();
-    u.set_port(Some(proxy.port())).unwrap();
-    u.to_string()
-}
+use proxy::{Cut, PgMessage, Proxy, pg_answers, pg_messages, pg_ssl_requested, through, upstream};
 
 /// Runs `args` with the database reached through `proxy`, one connection
 /// attempt, and waits until the proxy has seen the connection end.

@@ -134,7 +134,7 @@ fn hints_are_kept_only_where_they_can_be_and_a_damaged_one_is_ignored() {
     // the check and costs a second attempt.
     std::fs::write(
         &kept,
-        "{\"catalog\": {\"tables\": [], \"foreign_keys\": []}, \"users\": []}",
+        "{\"catalog\": {\"tables\": [], \"foreign_keys\": []}, \"digest\": \"0\", \"users\": []}",
     )
     .unwrap();
     env.sql("UPDATE scenes SET title = title || '!' WHERE id = (SELECT min(id) FROM scenes)");

@@ -10,6 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use crate::error::{ExitCode, Failure, Result};
+use crate::pure::catalog::Catalog;
 use crate::pure::redact;
 use crate::retry;
 
@@ -90,18 +91,30 @@ impl Db {
         statements: u64,
         last: usize,
     ) -> Result<Vec<Value>> {
+        let texts = self.texts(sql, statements, last).await?;
+        texts.iter().map(|t| self.parse(t.as_deref())).collect()
+    }
+
+    /// [`Db::json_rows`] before parsing: the text as the server sent it.
+    async fn texts(
+        &mut self,
+        sql: String,
+        statements: u64,
+        last: usize,
+    ) -> Result<Vec<Option<String>>> {
         let rows = self.batch(sql, statements).await?;
-        let mut out = Vec::new();
-        for row in &rows[rows.len().saturating_sub(last)..] {
-            let text: Option<String> = row.try_get(0).map_err(|e| self.failure(&e))?;
-            out.push(match text {
-                None => Value::Null,
-                Some(t) => serde_json::from_str(&t).map_err(|_| {
-                    crate::error::unexpected(&self.shown, "JSON that does not parse")
-                })?,
-            });
+        rows[rows.len().saturating_sub(last)..]
+            .iter()
+            .map(|row| row.try_get(0).map_err(|e| self.failure(&e)))
+            .collect()
+    }
+
+    fn parse(&self, text: Option<&str>) -> Result<Value> {
+        match text {
+            None => Ok(Value::Null),
+            Some(t) => serde_json::from_str(t)
+                .map_err(|_| crate::error::unexpected(&self.shown, "JSON that does not parse")),
         }
-        Ok(out)
     }
 
     /// Labelled counts from statements built with `sql::counted`.
@@ -279,41 +292,68 @@ pub fn users_query(emails: &[String]) -> String {
     )
 }
 
+/// The catalog as read: its answer, that answer's digest (see
+/// [`catalog_digest_query`]), the catalog, and the accounts (`null` without
+/// a users table).
+pub struct CatalogRead {
+    pub raw: Value,
+    pub digest: String,
+    pub catalog: Catalog,
+    pub users: Value,
+}
+
+/// A query answering the hex SHA-256 of the catalog query's answer, as a JSON
+/// string: a remembered catalog is confirmed by its digest, so confirming it
+/// costs 64 bytes however large the schema.
+pub fn catalog_digest_query() -> String {
+    format!(
+        "SELECT to_json(encode(sha256(convert_to(q.v, 'UTF8')), 'hex'))::text FROM ({}) q(v)",
+        crate::pure::catalog::QUERY
+    )
+}
+
+/// The digest [`catalog_digest_query`] computes, of the answer as received.
+fn digest(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 impl Db {
     /// Reads the catalog and the `users` rows with `emails` (see
-    /// [`users_query`]) in one round trip, returning the catalog's answer as
-    /// read beside the catalog. Without a `users` table that batch fails, and
-    /// the catalog is read alone: there are no accounts (`null`).
-    pub async fn catalog_and_users(
-        &mut self,
-        emails: &[String],
-    ) -> Result<(Value, crate::pure::catalog::Catalog, Value)> {
+    /// [`users_query`]) in one round trip. Without a `users` table that
+    /// batch fails, and the catalog is read alone: there are no accounts.
+    pub async fn catalog_and_users(&mut self, emails: &[String]) -> Result<CatalogRead> {
         let users = users_query(emails);
         let both = format!("{}; {users}", crate::pure::catalog::QUERY);
-        if let Ok(mut answers) = self.json_rows(both, 2, 2).await
-            && answers.len() == 2
-        {
-            let found = answers.pop().unwrap_or(Value::Null);
-            let raw = answers.pop().unwrap_or(Value::Null);
-            let catalog = crate::pure::catalog::Catalog::from_json(raw.clone())?;
-            // The table the catalog knows as `users`, not one further down the search path.
-            let found = if catalog.table("users").is_some() {
-                found
-            } else {
-                Value::Null
-            };
-            return Ok((raw, catalog, found));
-        }
-        // Read apart, each failure is its own: no table means no accounts,
-        // while a users table that cannot be read stops the run.
-        let raw = self.json(crate::pure::catalog::QUERY, 1).await?;
-        let catalog = crate::pure::catalog::Catalog::from_json(raw.clone())?;
-        let users = if catalog.table("users").is_some() {
-            self.json(users, 1).await?
-        } else {
-            Value::Null
+        let (text, found) = match self.texts(both, 2, 2).await {
+            Ok(texts) if texts.len() == 2 => {
+                (texts[0].clone(), Some(self.parse(texts[1].as_deref())?))
+            }
+            // Read apart, each failure is its own: no table means no
+            // accounts, while a users table that cannot be read stops the run.
+            _ => {
+                let mut texts = self.texts(crate::pure::catalog::QUERY.into(), 1, 1).await?;
+                (texts.pop().flatten(), None)
+            }
         };
-        Ok((raw, catalog, users))
+        let raw = self.parse(text.as_deref())?;
+        let text = text.unwrap_or_default();
+        let catalog = Catalog::from_json(raw.clone())?;
+        // The table the catalog knows as `users`, not one further down the search path.
+        let users = match found {
+            _ if catalog.table("users").is_none() => Value::Null,
+            Some(found) => found,
+            None => self.json(users, 1).await?,
+        };
+        Ok(CatalogRead {
+            raw,
+            digest: digest(&text),
+            catalog,
+            users,
+        })
     }
 
     /// Versions already recorded in sqlx's `_sqlx_migrations` table.

@@ -11,7 +11,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the proxy
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -327,4 +327,23 @@ pub fn pg_answers(stream: &[u8], ssl_requested: bool) -> Vec<usize> {
 /// Whether a PostgreSQL client stream opens with an SSLRequest.
 pub fn pg_ssl_requested(stream: &[u8]) -> bool {
     stream.get(4..8) == Some(&80877103u32.to_be_bytes()[..])
+}
+
+/// The address a URL's host and port resolve to.
+pub fn upstream(url: &str) -> SocketAddr {
+    let u = url::Url::parse(url).unwrap();
+    (u.host_str().unwrap(), u.port().unwrap())
+        .to_socket_addrs()
+        .unwrap()
+        .next()
+        .unwrap()
+}
+
+/// `url` with its host and port replaced by the proxy's (path, user and
+/// database kept).
+pub fn through(url: &str, proxy: &Proxy) -> String {
+    let mut u = url::Url::parse(url).unwrap();
+    u.set_host(Some("127.0.0.1")).unwrap();
+    u.set_port(Some(proxy.port())).unwrap();
+    u.to_string()
 }
