@@ -4,7 +4,7 @@
 # then runs `cargo bench --bench bench`, which prints Markdown tables on stdout.
 # Knobs (environment): BENCH_RUNS, BENCH_PROXY_RUNS, BENCH_BASELINE_RUNS,
 # BENCH_DELAY_MS, BENCH_REDIS_DB, BENCH_SCALE=0 (skip scale mode), BENCH_PARTS=3,5
-# (only those parts), BENCH_BUSY_KEYS, BENCH_SCALE_SCENES, KEEP_STACK=1.
+# (only those parts), BENCH_BUSY_KEYS, BENCH_SCALE_SCENES, BENCH_COPY_PAIRS, KEEP_STACK=1.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 
 use crate::ctx::*;
+use crate::stats::Stats;
 
 /// Scenes per run, smallest first; `BENCH_SCALE_SCENES=45000,450000` for others.
 fn scale_targets() -> Result<Vec<u64>> {
@@ -65,7 +66,19 @@ fn measured(ctx: &Ctx, db: &str, args: &[&str]) -> Result<(Duration, Option<u64>
 pub(crate) struct Scale {
     pub(crate) scenes_per_story: u64,
     pub(crate) runs: Vec<ScaleRun>,
+    /// `psql \copy` of the largest run's rows.
     pub(crate) copy_wall: Duration,
+    /// The largest run's seed and `psql \copy` again, alternating, each into
+    /// a fresh database: (tool, psql) per pair, the first pair the runs above.
+    pub(crate) pairs: Vec<(Duration, Duration)>,
+}
+
+/// Tool-and-psql pairs at the largest size (`BENCH_COPY_PAIRS`, default 5):
+/// single runs on this machine vary by more than the margin goal 5 asks about.
+fn copy_pairs() -> Result<usize> {
+    let text = std::env::var("BENCH_COPY_PAIRS").unwrap_or_else(|_| "5".into());
+    let n: usize = text.trim().parse().context("BENCH_COPY_PAIRS: a count")?;
+    Ok(n.max(1))
 }
 
 pub(crate) fn scale_section(ctx: &Ctx) -> Result<Option<Scale>> {
@@ -94,6 +107,7 @@ pub(crate) fn scale_section(ctx: &Ctx) -> Result<Option<Scale>> {
 
     let mut runs = Vec::new();
     let mut copy_wall = Duration::ZERO;
+    let mut pairs = Vec::new();
     let targets = scale_targets()?;
     for &target in &targets {
         let stories = target.div_ceil(scenes_per_story);
@@ -135,11 +149,37 @@ pub(crate) fn scale_section(ctx: &Ctx) -> Result<Option<Scale>> {
             // The raw COPY speed of this machine: the same rows with psql \copy,
             // into a fresh database, in one transaction.
             eprintln!("bench: part 3: psql \\copy of the same {rows} rows");
-            let into = ctx.fresh_db("scale_copy")?;
-            let start = Instant::now();
-            psql_script(ctx, &into, &dir.join("load.psql"), &load)?;
-            copy_wall = start.elapsed();
-            ctx.drop_db(&into)?;
+            let copy = || -> Result<Duration> {
+                let into = ctx.fresh_db("scale_copy")?;
+                let start = Instant::now();
+                psql_script(ctx, &into, &dir.join("load.psql"), &load)?;
+                let wall = start.elapsed();
+                ctx.drop_db(&into)?;
+                Ok(wall)
+            };
+            copy_wall = copy()?;
+            pairs.push((wall, copy_wall));
+            let seed = || -> Result<Duration> {
+                let into = ctx.fresh_db("scale_again")?;
+                let (wall, _) = measured(ctx, &into, &["seed", "--scale", &n])?;
+                ctx.drop_db(&into)?;
+                Ok(wall)
+            };
+            for i in 1..copy_pairs()? {
+                eprintln!(
+                    "bench: part 3: pair {} of seed --scale {stories} and psql \\copy",
+                    i + 1
+                );
+                // Alternating which goes first spreads any drift of the
+                // machine over both.
+                pairs.push(if i % 2 == 1 {
+                    let psql = copy()?;
+                    (seed()?, psql)
+                } else {
+                    let tool = seed()?;
+                    (tool, copy()?)
+                });
+            }
         }
         std::fs::remove_dir_all(&dir)?;
         runs.push(ScaleRun {
@@ -157,6 +197,7 @@ pub(crate) fn scale_section(ctx: &Ctx) -> Result<Option<Scale>> {
         scenes_per_story,
         runs,
         copy_wall,
+        pairs,
     }))
 }
 
@@ -194,8 +235,11 @@ impl Scale {
         &self.runs[self.runs.len() - 1]
     }
 
+    /// Tool throughput over psql's: the ratio of their median walls over
+    /// the pairs.
     pub(crate) fn copy_share(&self) -> f64 {
-        self.copy_wall.as_secs_f64() / self.largest().wall.as_secs_f64()
+        let (tool, psql): (Vec<Duration>, Vec<Duration>) = self.pairs.iter().copied().unzip();
+        Stats::of(&psql).median.as_secs_f64() / Stats::of(&tool).median.as_secs_f64()
     }
 
     pub(crate) fn memory_ratio(&self) -> Option<f64> {
@@ -252,9 +296,21 @@ impl Scale {
             self.copy_wall,
             None,
         );
+        let walls = |pick: fn(&(Duration, Duration)) -> Duration| {
+            self.pairs
+                .iter()
+                .map(|p| format!("{:.2}", pick(p).as_secs_f64()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         s += &format!(
-            "\nTool throughput / raw COPY throughput: **{:.0}%**. Peak memory, largest / smallest: {}.\n",
+            "\nTool throughput / raw COPY throughput: **{:.0}%**, the ratio of the median walls of \
+             {} alternating pairs, each into a fresh database (tool: {} s; `psql \\copy`: {} s). \
+             Peak memory, largest / smallest: {}.\n",
             self.copy_share() * 100.0,
+            self.pairs.len(),
+            walls(|p| p.0),
+            walls(|p| p.1),
             self.memory_ratio()
                 .map_or("n/a (no /usr/bin/time)".to_string(), |r| format!(
                     "**{r:.2}×**"
