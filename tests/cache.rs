@@ -47,8 +47,10 @@ fn crowd(env: &TestEnv, n: usize) {
     for key in lookalikes() {
         script.push_str(&format!("SET {key} x EX 600\n"));
     }
-    let path = std::env::temp_dir().join(format!("crowd-{}.txt", std::process::id()));
-    std::fs::write(&path, script).unwrap();
+    // One file per call: the tests of this binary run side by side.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let path = file.path();
+    std::fs::write(path, script).unwrap();
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!(
@@ -58,7 +60,6 @@ fn crowd(env: &TestEnv, n: usize) {
         ))
         .output()
         .unwrap();
-    std::fs::remove_file(&path).ok();
     assert!(out.status.success(), "filling Redis failed");
 }
 
