@@ -219,3 +219,38 @@ fn load_test_data_and_the_fixture_go_in_one_children_first_order_with_their_cach
     }
     env.sql("DROP TABLE xlog");
 }
+
+/// Past a couple of thousand prefixes (four per story) the scan stops
+/// dropping keys inside its script and UNLINKs what the read-only one found:
+/// the keys under a load-test story's prefixes go all the same, and keys of
+/// ids that merely fit the scan's pattern stay.
+#[test]
+fn tearing_down_hundreds_of_stories_drops_their_prefixed_keys_and_no_others() {
+    let env = TestEnv::new();
+    env.run(&["seed", "--scale", "520", "--quiet"]).expect(0);
+    let story = env.sql(&format!(
+        "SELECT id FROM stories WHERE author_id = '{LOAD}' ORDER BY id LIMIT 1"
+    ));
+    let other = env.sql(&format!(
+        "SELECT id FROM stories WHERE author_id = '{LOAD}' ORDER BY id DESC LIMIT 1"
+    ));
+    // Every character is one a load-test id has at that position.
+    let spliced = format!("{}{}", &story[..10], &other[10..]);
+    let ours = [
+        format!("story:{story}:chapters:public"),
+        format!("fictures:studio:story:{other}:x"),
+    ];
+    let theirs = format!("story:{spliced}:chapters:public");
+    for k in ours.iter().chain([&theirs]) {
+        env.redis(&["SET", k, "{}"]);
+    }
+    env.run(&["teardown", "--quiet"]).expect(0);
+    for k in &ours {
+        assert_eq!(env.redis(&["EXISTS", k]).trim(), "0", "{k} must go");
+    }
+    assert_eq!(
+        env.redis(&["EXISTS", &theirs]).trim(),
+        "1",
+        "{theirs} stays"
+    );
+}
