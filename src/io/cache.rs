@@ -201,12 +201,16 @@ impl Cache {
             Ok::<_, redis::RedisError>(there)
         };
         let patterns = families.patterns();
-        let prefixes = families.prefixes();
+        // Only a set small enough for the dropping script is copied out.
+        let prefixes = if drop && families.prefix_count() <= DROP_PREFIXES {
+            families.prefixes()
+        } else {
+            Vec::new()
+        };
         let (mut prefixed, mut pending) = (Vec::new(), Vec::new());
         let scan = async {
             for pattern in &patterns {
-                let under =
-                    (drop && prefixes.len() <= DROP_PREFIXES).then_some(prefixes.as_slice());
+                let under = (!prefixes.is_empty()).then_some(prefixes.as_slice());
                 self.pass(pattern, under, |key, dropped| {
                     if dropped {
                         prefixed.push(key);

@@ -101,6 +101,10 @@ impl Families {
         keys
     }
 
+    pub fn prefix_count(&self) -> usize {
+        self.prefixes.len()
+    }
+
     /// The key prefixes, sorted; each ends with `:`.
     pub fn prefixes(&self) -> Vec<String> {
         let mut prefixes: Vec<String> = self.prefixes.iter().cloned().collect();
