@@ -310,6 +310,11 @@ fn resolve_accounts(
 }
 
 impl Session {
+    /// The catalog came from a hint that the first batch has yet to confirm.
+    pub fn catalog_unconfirmed(&self) -> bool {
+        self.unconfirmed.is_some()
+    }
+
     /// Opens the transaction, reads the snapshot and walks from `walk_from`
     /// to the rows hanging off it. Writers take the fixture lock with
     /// bounded waits; readers get a read-only snapshot and take no lock. The
@@ -393,9 +398,13 @@ impl Session {
             .await
             .map_err(|f| {
                 if f.code != ExitCode::LockTimeout {
-                    // A table or column the remembered catalog still had.
-                    let schema = f.code == ExitCode::Schema;
-                    return f.unconfirmed(hinted && schema);
+                    // Reads built on a stale catalog fail in many ways (a
+                    // dropped column, a narrower type, a new check), all
+                    // before its digest is read: whatever failed, a fresh
+                    // catalog decides. A lost connection is not the
+                    // catalog's doing, and is reported as it is.
+                    let stale = hinted && f.code != ExitCode::Connect;
+                    return f.unconfirmed(stale);
                 }
                 // The only lock this batch waits for is the fixture's advisory lock.
                 Failure::new(

@@ -36,7 +36,9 @@ pub async fn run(g: &Config, args: &VerifyArgs) -> Result<Outcome> {
     )
     .await?;
 
-    let expected = crate::io::scale::expected(g, &target, scale)?;
+    // Built on the catalog before the first batch confirms it.
+    let expected = crate::io::scale::expected(g, &target, scale)
+        .map_err(|f| f.unconfirmed(target.catalog_unconfirmed()))?;
     let canonical = target.fixture.canonical(&target.file.scale.account_id());
     let (state, doomed) = target
         .read(g, Access::Read, &canonical, Mode::Extras)
