@@ -131,6 +131,59 @@ fn wrong_redis_password() {
     env.redis(&["ACL", "DELUSER", &user]);
 }
 
+/// A Redis that wants a password, reached without one, answers the
+/// handshake's CLIENT SETINFO with NOAUTH, which the client library ignores:
+/// the run must still stop before it writes, not fail after its COMMIT.
+#[test]
+fn a_redis_that_wants_a_password_stops_the_run_before_any_write() {
+    let env = TestEnv::new();
+    env.run(&["seed", "--quiet", "--no-cache"]).expect(0);
+    env.sql("UPDATE scenes SET title = 'drifted' WHERE id = (SELECT min(id) FROM scenes)");
+    // A private Redis: the shared one must stay open to the other tests.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    /// Stops the server however the test ends.
+    struct Server(std::process::Child);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            self.0.kill().ok();
+            self.0.wait().ok();
+        }
+    }
+    let _server = Server(
+        std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--requirepass", SECRET, "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server starts"),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "redis-server listens");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let url = format!("redis://127.0.0.1:{port}/0");
+    let stderr = refused(
+        &env,
+        &["seed", "--redis-url", &url, "--connect-attempts", "1"],
+        &[],
+        4,
+        "cannot reach Redis",
+    );
+    assert!(
+        stderr.contains("NOAUTH") || stderr.contains("uthentication"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn read_only_role() {
     let env = TestEnv::new();

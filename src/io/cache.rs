@@ -99,7 +99,7 @@ end"
 );
 
 impl Cache {
-    /// Connects; the handshake's answer shows Redis is there.
+    /// Connects and checks that Redis answers PING.
     pub async fn connect(
         url: &str,
         ca_cert: Option<&std::path::Path>,
@@ -139,10 +139,18 @@ impl Cache {
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout));
-        // The connection's own setup (CLIENT SETINFO, and AUTH and SELECT
-        // when the URL has them) is a round trip the server must answer, so
-        // it proves Redis is there without a PING of its own.
-        let connect = || client.get_multiplexed_async_connection_with_config(&config);
+        // The connection's setup ignores the server's answer to CLIENT
+        // SETINFO, so a Redis that wants a password (-NOAUTH) would go
+        // unnoticed until the cache step, after the COMMIT. The PING costs
+        // no time: commands connect in the background while PostgreSQL is
+        // read.
+        let connect = || async {
+            let mut con = client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await?;
+            let _: String = redis::cmd("PING").query_async(&mut con).await?;
+            Ok::<_, redis::RedisError>(con)
+        };
         let transient =
             |e: &redis::RedisError| e.is_io_error() || e.is_timeout() || e.is_connection_refusal();
         let con = retry::connect(&shown, attempts, transient, connect)
