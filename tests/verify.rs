@@ -244,3 +244,25 @@ fn verify_writes_nothing() {
     assert_eq!(env.checksums(), db);
     assert_eq!(env.redis_snapshot(), redis);
 }
+
+/// The server compares stored rows with the fixture's byte for byte: under a
+/// case-insensitive collation a title that differs only in case is still
+/// drift, and a seed restores it.
+#[test]
+fn a_case_insensitive_collation_does_not_hide_drift() {
+    let env = seeded();
+    env.sql(
+        "CREATE COLLATION IF NOT EXISTS ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false); \
+         ALTER TABLE scenes ALTER COLUMN title TYPE varchar COLLATE ci",
+    );
+    let scene = first_scene(STORY_1);
+    env.sql(&format!(
+        "UPDATE scenes SET title = upper(title) WHERE id = {scene}"
+    ));
+    let found = findings(&env);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["kind"], "drift", "{found:?}");
+    assert_eq!(found[0]["column"], "title", "{found:?}");
+    env.run(&["seed", "--quiet"]).expect(0);
+    env.run(&["verify", "--quiet"]).expect(0);
+}

@@ -21,6 +21,10 @@ pub struct Snapshot {
     pub counters: BTreeMap<String, BTreeMap<String, (Value, i64)>>,
 }
 
+/// Columns `verify`'s stale check reads from the stored rows (see
+/// `commands::verify`), sent back as stored even for matching rows.
+const ECHOED: [&str; 2] = ["title", "updated_at"];
+
 /// The SELECT that reads the state; pure, so dry runs and tests can show it.
 pub fn query(fixture: &Fixture, counters: &[CounterSpec]) -> String {
     let mut parts = Vec::new();
@@ -42,9 +46,11 @@ pub fn query(fixture: &Fixture, counters: &[CounterSpec]) -> String {
             .map(|k| format!("{}, d.{}", sql::literal(k), sql::ident(k)))
             .collect::<Vec<_>>()
             .join(", ");
-        // Compared as the column type's text output: exact, and no JSON is
-        // built or parsed for the rows that match. A row that does not set
-        // a column (rows of one table may differ) does not own it either.
+        // Each owned column compared as the JSON text the client would
+        // compare, byte by byte (COLLATE "C": a case-insensitive collation
+        // must not call two titles equal), without building whole rows'
+        // JSON for the rows that match. A row that does not set a column
+        // (rows of one table may differ) does not own it either.
         let owned: Vec<String> = t
             .columns()
             .into_iter()
@@ -54,7 +60,7 @@ pub fn query(fixture: &Fixture, counters: &[CounterSpec]) -> String {
             .iter()
             .map(|c| {
                 let equal = format!(
-                    "d.{0}::text IS NOT DISTINCT FROM t.{0}::text",
+                    "to_json(d.{0})::text COLLATE \"C\" IS NOT DISTINCT FROM to_json(t.{0})::text COLLATE \"C\"",
                     sql::ident(c)
                 );
                 if t.rows.iter().all(|r| r.values.contains_key(c)) {
@@ -66,21 +72,37 @@ pub fn query(fixture: &Fixture, counters: &[CounterSpec]) -> String {
             .chain(["true".to_string()])
             .collect::<Vec<_>>()
             .join(" AND ");
-        let unowned = if t.unowned.is_empty() {
-            "NULL".to_string()
-        } else {
+        // What a matching row sends back, as stored: the columns the fixture
+        // does not own, and those `verify` compares with the app's cached
+        // objects, whose stored rendering can differ from the seed file's
+        // text (a timestamp written with a space, say).
+        let mut stored = Vec::new();
+        let echoed: Vec<String> = owned
+            .iter()
+            .filter(|c| ECHOED.contains(&c.as_str()))
+            .map(|c| format!("{}, t.{}", sql::literal(c), sql::ident(c)))
+            .collect();
+        if !echoed.is_empty() {
+            stored.push(format!("jsonb_build_object({})", echoed.join(", ")));
+        }
+        if !t.unowned.is_empty() {
             // Only those the table has: the app's list names some that a
             // schema may lack.
-            format!(
-                "(SELECT json_object_agg(e.key, e.value) FROM json_each(to_json(t)) e \
-                 WHERE e.key IN (SELECT json_array_elements_text({})))",
+            stored.push(format!(
+                "coalesce((SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(to_jsonb(t)) e \
+                 WHERE e.key IN (SELECT json_array_elements_text({}))), '{{}}')",
                 sql::json(&Value::from(t.unowned.clone()))
-            )
+            ));
+        }
+        let unowned = if stored.is_empty() {
+            "NULL".to_string()
+        } else {
+            format!("({})::json", stored.join(" || "))
         };
-        // Three shapes per row: [key, null] when it is missing, [key, its
-        // unowned columns, true] when every column the fixture owns is stored
-        // as desired, else [desired, actual] for the client to compare
-        // column by column.
+        // Three shapes per row: [key, null] when it is missing, [key, the
+        // stored columns above, true] when every column the fixture owns is
+        // stored as desired, else [desired, actual] for the client to
+        // compare column by column.
         parts.push((
             format!("t:{}", t.table),
             format!(
@@ -185,8 +207,8 @@ pub fn parse(fixture: &Fixture, value: Value) -> std::result::Result<Snapshot, S
 }
 
 /// A row the server found stored as desired: the fixture's values, with the
-/// stored values of the columns the fixture does not own (`unowned`, an
-/// object or null).
+/// stored values the server sent back (`unowned`: the columns the fixture
+/// does not own and [`ECHOED`]; an object or null).
 fn as_desired(row: &Row, unowned: &Value) -> Row {
     let mut row = row.clone();
     if let Value::Object(stored) = unowned {
@@ -241,12 +263,13 @@ mod tests {
         let id = row["id"].as_str().unwrap();
         let state = parse(
             &f,
-            json!({"t:stories": [[{"id": id}, {"updated_at": "2031-01-01T00:00:00+00:00"}, true]]}),
+            json!({"t:stories": [[{"id": id}, {"updated_at": "2031-01-01T00:00:00+00:00", "title": "As Stored"}, true]]}),
         )
         .unwrap();
         let (desired, actual) = &state.tables["stories"][id];
         assert_eq!(actual.as_ref(), Some(desired));
-        assert_eq!(desired["title"], row["title"]);
+        assert_eq!(desired["title"], "As Stored");
+        assert_eq!(desired["status"], row["status"]);
         assert_eq!(desired["updated_at"], "2031-01-01T00:00:00+00:00");
         // Without unowned columns the row is the fixture's as it is.
         let state = parse(&f, json!({"t:stories": [[{"id": id}, null, true]]})).unwrap();
