@@ -191,7 +191,7 @@ pub async fn inspect(
         .catalog_hint
         .then(|| hint::load(&db.shown, &queries))
         .flatten()
-        .and_then(|h| Some((Catalog::from_json(h.catalog.clone()).ok()?, h)));
+        .and_then(|h| Some((Catalog::from_json(&h.catalog).ok()?, h)));
     let (catalog, users, unconfirmed) = match remembered {
         Some((catalog, hint)) => {
             let users = hint.users.clone();

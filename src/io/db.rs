@@ -348,7 +348,7 @@ impl Db {
         };
         let raw = self.parse(text.as_deref())?;
         let text = text.unwrap_or_default();
-        let catalog = Catalog::from_json(raw.clone())?;
+        let catalog = Catalog::from_json(&raw)?;
         // The table the catalog knows as `users`, not one further down the search path.
         let users = match found {
             _ if catalog.table("users").is_none() => Value::Null,

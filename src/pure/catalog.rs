@@ -196,8 +196,8 @@ SELECT json_build_object(
 
 impl Catalog {
     /// The catalog from the answer to [`QUERY`].
-    pub fn from_json(value: serde_json::Value) -> Result<Catalog> {
-        let raw: Raw = serde_json::from_value(value).map_err(|e| {
+    pub fn from_json(value: &serde_json::Value) -> Result<Catalog> {
+        let raw = Raw::deserialize(value).map_err(|e| {
             Failure::new(
                 crate::error::ExitCode::Database,
                 format!("could not understand the database catalog ({e}); report this with your PostgreSQL version"),
