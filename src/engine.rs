@@ -372,7 +372,6 @@ impl Session {
                 reads.push(users_query(&u.emails));
             }
         }
-        let checks = reads.len();
         reads.push(snapshot::query(&self.fixture, &self.file.counter));
         let walker = Walker {
             catalog: &self.catalog,
@@ -417,7 +416,7 @@ impl Session {
         let mut answers = std::collections::VecDeque::from(answers);
         if let Some(u) = check {
             let digest = answers.pop_front().unwrap_or(Value::Null);
-            let users = if checks == 2 {
+            let users = if !u.hint.users.is_null() {
                 answers.pop_front().unwrap_or(Value::Null)
             } else {
                 Value::Null

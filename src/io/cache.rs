@@ -216,9 +216,9 @@ impl Cache {
             Vec::new()
         };
         let (mut prefixed, mut pending) = (Vec::new(), Vec::new());
+        let under = (!prefixes.is_empty()).then_some(prefixes.as_slice());
         let scan = async {
             for pattern in &patterns {
-                let under = (!prefixes.is_empty()).then_some(prefixes.as_slice());
                 self.pass(pattern, under, |key, dropped| {
                     if dropped {
                         prefixed.push(key);

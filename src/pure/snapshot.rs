@@ -257,7 +257,7 @@ mod tests {
     }
 
     #[test]
-    fn a_row_stored_as_desired_is_the_fixture_row_with_its_stored_unowned_columns() {
+    fn a_row_stored_as_desired_is_the_fixture_row_with_the_columns_sent_back_as_stored() {
         let f = fixture();
         let row = &f.table("stories").unwrap().rows[0].values;
         let id = row["id"].as_str().unwrap();
@@ -271,7 +271,7 @@ mod tests {
         assert_eq!(desired["title"], "As Stored");
         assert_eq!(desired["status"], row["status"]);
         assert_eq!(desired["updated_at"], "2031-01-01T00:00:00+00:00");
-        // Without unowned columns the row is the fixture's as it is.
+        // With nothing sent back the row is the fixture's as it is.
         let state = parse(&f, json!({"t:stories": [[{"id": id}, null, true]]})).unwrap();
         assert_eq!(&state.tables["stories"][id].0, row);
     }
