@@ -1,11 +1,13 @@
 //! The cache step on a busy Redis: among many keys of other stories and users
 //! (same families, ids of the same length and alphabet), `seed`, `verify`
 //! and `teardown` find exactly the fixture's keys, with the scan script and,
-//! where an ACL refuses scripts, with plain SCAN MATCH.
+//! where an ACL refuses scripts, with plain SCAN MATCH, in one chain of steps
+//! or in four side by side.
 
 mod common;
 
 use common::*;
+use std::collections::BTreeSet;
 
 /// Unrelated keys: the app's families for `n` other ids of the fixture's id
 /// length, drawn from the nanoid alphabet with a fixed generator, so some
@@ -47,6 +49,11 @@ fn crowd(env: &TestEnv, n: usize) {
     for key in lookalikes() {
         script.push_str(&format!("SET {key} x EX 600\n"));
     }
+    pipe(env, &script);
+}
+
+/// Sends `script`, one command per line, to the test's Redis.
+fn pipe(env: &TestEnv, script: &str) {
     // One file per call: the tests of this binary run side by side.
     let file = tempfile::NamedTempFile::new().unwrap();
     let path = file.path();
@@ -54,7 +61,7 @@ fn crowd(env: &TestEnv, n: usize) {
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "redis-cli -u '{}' < '{}' > /dev/null",
+            "redis-cli -u '{}' --pipe < '{}' > /dev/null",
             env.redis_url,
             path.display()
         ))
@@ -102,26 +109,40 @@ fn dbsize(env: &TestEnv) -> usize {
     env.redis(&["DBSIZE"]).trim().parse().unwrap()
 }
 
-fn finds_exactly_the_fixture_keys(env: &TestEnv) {
+fn finds_exactly_the_fixture_keys(env: &TestEnv, crowd_ids: usize, extra: usize) {
     env.run(&["seed", "--quiet", "--no-cache"]).expect(0);
-    crowd(env, 4000);
+    crowd(env, crowd_ids);
     let crowd = dbsize(env);
-    assert!(crowd > 15_000, "{crowd} unrelated keys");
-    let ours = fixture_keys(env);
+    assert!(crowd > 4 * crowd_ids, "{crowd} unrelated keys");
+    let mut ours = fixture_keys(env);
+    // Spread over the whole keyspace, so a stretch of buckets a scan missed
+    // would hold some.
+    for i in 0..extra {
+        let key = format!("fictures:studio:story:{STORY_1}:spread:{i}");
+        ours.push(key);
+    }
+    let mut script = String::new();
+    for key in &ours[ours.len() - extra..] {
+        script.push_str(&format!("SET {key} x EX 600\n"));
+    }
+    pipe(env, &script);
     assert_eq!(dbsize(env), crowd + ours.len());
 
     // verify reports every fixture key present, and only those.
     let report = env.run(&["verify", "--json"]).expect(0).json();
-    let mut present: Vec<String> = report["cache"]["present"]
+    let present: BTreeSet<String> = report["cache"]["present"]
         .as_array()
         .unwrap()
         .iter()
         .map(|k| k["key"].as_str().unwrap().to_string())
         .collect();
-    present.sort();
-    let mut expected = ours.clone();
-    expected.sort();
-    assert_eq!(present, expected);
+    let expected: BTreeSet<String> = ours.iter().cloned().collect();
+    let missed: Vec<_> = expected.difference(&present).collect();
+    let extra: Vec<_> = present.difference(&expected).collect();
+    assert!(
+        missed.is_empty() && extra.is_empty(),
+        "missed {missed:?}, extra {extra:?}"
+    );
 
     // A dry-run teardown lists them; a real one removes them and nothing else.
     let listed = env
@@ -143,7 +164,17 @@ fn finds_exactly_the_fixture_keys(env: &TestEnv) {
 
 #[test]
 fn a_busy_keyspace_gives_up_exactly_the_fixture_keys() {
-    finds_exactly_the_fixture_keys(&TestEnv::new());
+    finds_exactly_the_fixture_keys(&TestEnv::new(), 4000, 0);
+}
+
+/// Past 100,000 keys a pass runs as four chains of steps side by side, each
+/// over its own share of the buckets; together they miss nothing.
+#[test]
+fn a_keyspace_walked_by_four_chains_gives_up_exactly_the_fixture_keys() {
+    let env = TestEnv::new();
+    finds_exactly_the_fixture_keys(&env, 25_000, 400);
+    let log = env.run(&["verify", "-vv"]).stderr();
+    assert!(log.contains("in 4 chains"), "{log}");
 }
 
 #[test]
@@ -169,9 +200,11 @@ fn without_scripts_plain_scans_find_the_same_keys() {
     let admin = std::mem::replace(&mut env.redis_url, url.to_string());
     let refused = env.redis(&["EVAL", "return 1", "0"]);
     assert!(refused.contains("NOPERM"), "scripts are refused: {refused}");
-    finds_exactly_the_fixture_keys(&env);
+    // Large enough for four chains, each scanning on its own.
+    finds_exactly_the_fixture_keys(&env, 25_000, 400);
     let log = env.run(&["verify", "-vv"]).stderr();
     assert!(log.contains("scanning with SCAN MATCH"), "{log}");
+    assert!(log.contains("in 4 chains"), "{log}");
     env.redis_url = admin;
     env.redis(&["ACL", "DELUSER", &user]);
 }

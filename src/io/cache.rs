@@ -5,9 +5,11 @@
 
 use std::time::Duration;
 
+use futures_util::future::try_join_all;
 use redis::aio::MultiplexedConnection;
 
 use crate::error::{ExitCode, Failure, Result};
+use crate::pure::chains::Chains;
 use crate::pure::families::Families;
 use crate::pure::redact;
 use crate::retry;
@@ -25,6 +27,8 @@ pub struct CachedKey {
 
 pub struct Cache {
     con: MultiplexedConnection,
+    /// How a pass over the keyspace is split, from its size at connecting.
+    chains: Chains,
     pub shown: String,
     pub commands: u64,
 }
@@ -52,22 +56,31 @@ const DROP_PREFIXES: usize = 2_000;
 /// time per million keys on a slow machine.
 const SCAN_COUNT: u32 = 10_000;
 
-/// A scan step: SCANs from ARGV[1] with MATCH ARGV[2], ARGV[4] buckets at a
-/// time, until the keyspace ends or ARGV[3] microseconds have passed, and
-/// returns the next cursor and the keys `take` kept. The two scripts differ
-/// only in their header, which defines `take`.
+/// A scan step of one chain ([`Chains`]): SCANs from ARGV[1] with MATCH
+/// ARGV[2], ARGV[4] buckets at a time, until the keyspace ends, the cursor
+/// leaves chain ARGV[6] of 2^ARGV[5], or ARGV[3] microseconds have passed,
+/// and returns the next cursor and the keys `take` kept. The two scripts
+/// differ only in their header, which defines `take`. Lua's numbers are
+/// doubles, so the cursor's low bits come from its digits.
 macro_rules! scan_step {
     ($header:literal) => {
         concat!(
             $header,
             r"
 local function now() local t = redis.call('TIME') return t[1] * 1000000 + t[2] end
+local bits, chain = tonumber(ARGV[5]), tonumber(ARGV[6])
+local function owner(c)
+  local low, r = 0, 0
+  for i = 1, #c do low = (low * 10 + string.byte(c, i) - 48) % (2 ^ bits) end
+  for _ = 1, bits do r = r * 2 + low % 2 low = math.floor(low / 2) end
+  return r
+end
 local started, cursor, found = now(), ARGV[1], {}
 repeat
   local r = redis.call('SCAN', cursor, 'MATCH', ARGV[2], 'COUNT', ARGV[4])
   cursor = r[1]
   for _, k in ipairs(r[2]) do if take(k) then found[#found + 1] = k end end
-until cursor == '0' or now() - started >= tonumber(ARGV[3])
+until cursor == '0' or owner(cursor) ~= chain or now() - started >= tonumber(ARGV[3])
 return {cursor, found}
 "
         )
@@ -81,13 +94,13 @@ const FIND_SCRIPT: &str = scan_step!(
 local function take(k) return true end"
 );
 
-/// UNLINKs and returns the candidates under one of the prefixes ARGV[5..]
+/// UNLINKs and returns the candidates under one of the prefixes ARGV[7..]
 /// (the rule of `Families::matches`), so dropping costs no round trip of its
 /// own. The pattern alone also fits other entities' keys now and then.
 const DROP_SCRIPT: &str = scan_step!(
     r"#!lua
 local prefixes = {}
-for i = 5, #ARGV do prefixes[ARGV[i]] = true end
+for i = 7, #ARGV do prefixes[ARGV[i]] = true end
 local function take(k)
   local at = string.find(k, ':', 1, true)
   while at do
@@ -143,21 +156,45 @@ impl Cache {
         // SETINFO, so a Redis that wants a password (-NOAUTH) would go
         // unnoticed until the cache step, after the COMMIT. The PING costs
         // no time: commands connect in the background while PostgreSQL is
-        // read.
+        // read. The keyspace's size and the server's kind travel with it; a
+        // server that refuses to tell is scanned by one chain.
         let connect = || async {
             let mut con = client
                 .get_multiplexed_async_connection_with_config(&config)
                 .await?;
-            let _: String = redis::cmd("PING").query_async(&mut con).await?;
-            Ok::<_, redis::RedisError>(con)
+            let mut asked = con.clone();
+            let ping = redis::cmd("PING");
+            let mut about = redis::pipe();
+            about.cmd("DBSIZE").cmd("INFO").arg("server");
+            let (ping, about) = tokio::join!(
+                ping.query_async::<String>(&mut con),
+                about.query_async::<(u64, String)>(&mut asked)
+            );
+            ping?;
+            let chains = match about {
+                Ok((keys, info)) => {
+                    let chains = Chains::for_keyspace(keys, &info);
+                    tracing::debug!(
+                        "Redis holds {keys} keys: passes over them run in {} chains",
+                        chains.count()
+                    );
+                    chains
+                }
+                Err(e) => {
+                    tracing::debug!("DBSIZE or INFO refused ({e}): passes run in 1 chain");
+                    Chains::ONE
+                }
+            };
+            Ok::<_, redis::RedisError>((con, chains))
         };
         let transient =
             |e: &redis::RedisError| e.is_io_error() || e.is_timeout() || e.is_connection_refusal();
-        let con = retry::connect(&shown, attempts, transient, connect)
+        let (con, chains) = retry::connect(&shown, attempts, transient, connect)
             .await
             .map_err(|(e, made)| fail(&e, made))?;
         Ok(Cache {
             con,
+            chains,
             shown,
             commands: 1,
         })
@@ -244,62 +281,33 @@ impl Cache {
     }
 
     /// One pass over the keyspace for `pattern`, handing each candidate to
-    /// `take` with whether it was already removed. Each step is a script that
-    /// SCANs until its time budget is spent, so a busy keyspace costs few
-    /// round trips and no step holds the shared server for long; with
-    /// `drop_under`, the script also UNLINKs the candidates under those
-    /// prefixes. Where scripts are refused (ACLs, hosted Redis, a full
-    /// memory), plain SCAN MATCH steps of a fixed size find the candidates.
+    /// `take` with whether it was already removed. A large keyspace is walked
+    /// by several chains of steps at once ([`Chains`]), so round trips
+    /// overlap; a server whose cursors turn out not to be Redis' is walked
+    /// again by one chain from 0, the documented way.
     async fn pass(
         &mut self,
         pattern: &str,
         drop_under: Option<&[String]>,
         mut take: impl FnMut(String, bool),
     ) -> redis::RedisResult<()> {
-        let mut cursor = "0".to_string();
-        let mut scripted = true;
         loop {
-            let step: redis::RedisResult<(String, Vec<String>)> = if scripted {
-                redis::cmd("EVAL")
-                    .arg(if drop_under.is_some() {
-                        DROP_SCRIPT
-                    } else {
-                        FIND_SCRIPT
-                    })
-                    .arg(0)
-                    .arg(&cursor)
-                    .arg(pattern)
-                    .arg(SCRIPT_BUDGET.as_micros() as u64)
-                    .arg(SCRIPT_COUNT)
-                    .arg(drop_under.unwrap_or_default())
-                    .query_async(&mut self.con)
-                    .await
-            } else {
-                redis::cmd("SCAN")
-                    .arg(&cursor)
-                    .arg("MATCH")
-                    .arg(pattern)
-                    .arg("COUNT")
-                    .arg(SCAN_COUNT)
-                    .query_async(&mut self.con)
-                    .await
-            };
-            self.commands += 1;
-            let (next, keys) = match step {
-                Ok(answer) => answer,
-                Err(e) if scripted && e.kind() != redis::ErrorKind::Io && !e.is_timeout() => {
-                    tracing::debug!("scan script refused ({e}); scanning with SCAN MATCH");
-                    scripted = false;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let dropped = scripted && drop_under.is_some();
-            keys.into_iter().for_each(|k| take(k, dropped));
-            if next == "0" {
+            let chains = self.chains;
+            let walks = try_join_all(
+                (0..chains.count()).map(|i| walk(self.con.clone(), chains, i, pattern, drop_under)),
+            )
+            .await?;
+            let mut went_back = false;
+            for w in walks {
+                self.commands += w.steps;
+                went_back |= w.went_back;
+                w.keys.into_iter().for_each(|(k, dropped)| take(k, dropped));
+            }
+            if !went_back || chains == Chains::ONE {
                 return Ok(());
             }
-            cursor = next;
+            tracing::debug!("SCAN cursors here are not Redis' own; scanning with one chain");
+            self.chains = Chains::ONE;
         }
     }
 
@@ -348,5 +356,85 @@ impl Cache {
         }
         out.retain(|k| k.ttl != -2);
         Ok(out)
+    }
+}
+
+/// What one chain of a pass found.
+#[derive(Default)]
+struct Walk {
+    /// Each candidate, with whether the step already removed it.
+    keys: Vec<(String, bool)>,
+    steps: u64,
+    /// A cursor came back from before the chain's share.
+    went_back: bool,
+}
+
+/// Chain `i` of a pass. Each step is a script that SCANs until its time
+/// budget is spent or the chain's share ends, so a busy keyspace costs few
+/// round trips and no step holds the shared server for long; with
+/// `drop_under`, the script also UNLINKs the candidates under those
+/// prefixes. Where scripts are refused (ACLs, hosted Redis, a full memory),
+/// plain SCAN MATCH steps of a fixed size find the candidates.
+async fn walk(
+    mut con: MultiplexedConnection,
+    chains: Chains,
+    i: u32,
+    pattern: &str,
+    drop_under: Option<&[String]>,
+) -> redis::RedisResult<Walk> {
+    // Chains set off one step apart: sent together, their steps would be run
+    // in one go and answered together, and the server would then wait a
+    // whole round trip for the next ones, every time.
+    if i > 0 {
+        tokio::time::sleep(SCRIPT_BUDGET * i).await;
+    }
+    let mut walk = Walk::default();
+    let mut cursor = chains.start(i);
+    let mut scripted = true;
+    loop {
+        let step: redis::RedisResult<(u64, Vec<String>)> = if scripted {
+            redis::cmd("EVAL")
+                .arg(if drop_under.is_some() {
+                    DROP_SCRIPT
+                } else {
+                    FIND_SCRIPT
+                })
+                .arg(0)
+                .arg(cursor)
+                .arg(pattern)
+                .arg(SCRIPT_BUDGET.as_micros() as u64)
+                .arg(SCRIPT_COUNT)
+                .arg(chains.bits())
+                .arg(i)
+                .arg(drop_under.unwrap_or_default())
+                .query_async(&mut con)
+                .await
+        } else {
+            redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(SCAN_COUNT)
+                .query_async(&mut con)
+                .await
+        };
+        walk.steps += 1;
+        let (next, keys) = match step {
+            Ok(answer) => answer,
+            Err(e) if scripted && e.kind() != redis::ErrorKind::Io && !e.is_timeout() => {
+                tracing::debug!("scan script refused ({e}); scanning with SCAN MATCH");
+                scripted = false;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let dropped = scripted && drop_under.is_some();
+        walk.keys.extend(keys.into_iter().map(|k| (k, dropped)));
+        walk.went_back = chains.went_back(i, next);
+        if walk.went_back || !chains.continues(i, next) {
+            return Ok(walk);
+        }
+        cursor = next;
     }
 }

@@ -4,6 +4,7 @@
 //! a socket, a file or the environment, so all of it is tested without servers.
 
 pub mod catalog;
+pub mod chains;
 pub mod clock;
 pub mod credentials;
 pub mod dependents;

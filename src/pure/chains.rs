@@ -1,0 +1,154 @@
+//! A pass over Redis' keyspace split into chains of SCAN steps that run side
+//! by side, so a large keyspace does not cost one round trip per step. Redis
+//! hands out cursors in reverse-binary bucket order: the cursor's low bits,
+//! reversed, tell how far a pass has come, whatever the table's size.
+
+/// Keys one step covers within its time budget, about (BENCHMARKS.md).
+const KEYS_PER_STEP: u64 = 50_000;
+
+/// The most chains: enough to keep the server busy through a 100 ms round
+/// trip at 40 ms a step, few enough that the app's own commands still get in
+/// between ours.
+const MOST: u32 = 4;
+
+/// How many chains a pass runs (a power of two) and which cursors each owns:
+/// chain `i` of `n` starts where the counter (the cursor bit-reversed) reads
+/// `i / n` and stops when it reaches `(i + 1) / n` or wraps to 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chains {
+    bits: u32,
+}
+
+impl Chains {
+    /// One chain from cursor 0: the documented SCAN, for any server.
+    pub const ONE: Chains = Chains { bits: 0 };
+
+    /// The chains for a keyspace of `keys` keys on the server whose
+    /// `INFO server` answer is `info`. Only a standalone Redis or Valkey is
+    /// split: a cursor is opaque by the documentation, and other servers that
+    /// speak the protocol (a cluster, Dragonfly) number theirs differently.
+    pub fn for_keyspace(keys: u64, info: &str) -> Chains {
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+                .map(str::trim)
+        };
+        let redis_like = field("redis_mode") == Some("standalone")
+            && field("multiplexing_api").is_some()
+            && field("dragonfly_version").is_none();
+        if !redis_like {
+            return Chains::ONE;
+        }
+        let wanted = keys.div_ceil(KEYS_PER_STEP).clamp(1, u64::from(MOST));
+        Chains {
+            bits: wanted.next_power_of_two().trailing_zeros(),
+        }
+    }
+
+    /// log2 of [`Chains::count`], as the scan script takes it.
+    pub fn bits(self) -> u32 {
+        self.bits
+    }
+
+    pub fn count(self) -> u32 {
+        1 << self.bits
+    }
+
+    /// The cursor chain `i` starts from.
+    pub fn start(self, i: u32) -> u64 {
+        self.reversed(u64::from(i))
+    }
+
+    /// Whether chain `i` goes on from `cursor` (0 ends every pass).
+    pub fn continues(self, i: u32, cursor: u64) -> bool {
+        cursor != 0 && self.owner(cursor) == i
+    }
+
+    /// Whether `cursor` comes before chain `i`'s share: the counter only
+    /// grows, so this means the server does not number cursors as Redis does.
+    pub fn went_back(self, i: u32, cursor: u64) -> bool {
+        cursor != 0 && self.owner(cursor) < i
+    }
+
+    fn owner(self, cursor: u64) -> u32 {
+        let low = cursor & ((1u64 << self.bits) - 1);
+        self.reversed(low) as u32
+    }
+
+    fn reversed(self, low: u64) -> u64 {
+        if self.bits == 0 {
+            0
+        } else {
+            low.reverse_bits() >> (64 - self.bits)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REDIS: &str =
+        "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\nmultiplexing_api:epoll\r\n";
+
+    #[test]
+    fn only_a_large_standalone_redis_is_split() {
+        assert_eq!(Chains::for_keyspace(10, REDIS).count(), 1);
+        assert_eq!(Chains::for_keyspace(50_000, REDIS).count(), 1);
+        assert_eq!(Chains::for_keyspace(50_001, REDIS).count(), 2);
+        assert_eq!(Chains::for_keyspace(120_000, REDIS).count(), 4);
+        assert_eq!(Chains::for_keyspace(1_000_000, REDIS).count(), 4);
+        let cluster = REDIS.replace("standalone", "cluster");
+        assert_eq!(Chains::for_keyspace(1_000_000, &cluster).count(), 1);
+        let dragonfly = format!("{REDIS}dragonfly_version:df-v1.2\r\n");
+        assert_eq!(Chains::for_keyspace(1_000_000, &dragonfly).count(), 1);
+        assert_eq!(Chains::for_keyspace(1_000_000, "").count(), 1);
+    }
+
+    #[test]
+    fn chains_start_at_their_share_and_stop_at_the_next() {
+        let four = Chains { bits: 2 };
+        // Counter quarters 0, 1/4, 1/2, 3/4 are cursors 0b00, 0b10, 0b01, 0b11.
+        let starts: Vec<u64> = (0..4).map(|i| four.start(i)).collect();
+        assert_eq!(starts, [0, 2, 1, 3]);
+        for i in 0..4 {
+            assert!(four.continues(i, four.start(i)) || i == 0);
+        }
+        // Bucket 4 of a table of 8 (cursor 0b100, counter 1/8) is chain 0's.
+        assert!(four.continues(0, 0b100));
+        assert!(!four.continues(0, 0b010));
+        assert!(!four.continues(3, 0), "0 ends the last chain");
+        assert!(four.went_back(2, 0b100));
+        assert!(!four.went_back(2, 0b111));
+        assert!(Chains::ONE.continues(0, 12345));
+        assert_eq!(Chains::ONE.start(0), 0);
+    }
+
+    /// Walks a table of `size` buckets the way Redis' dictScan does and
+    /// checks that the chains together visit every bucket.
+    #[test]
+    fn chains_cover_every_bucket_of_any_table_size() {
+        fn next(cursor: u64, mask: u64) -> u64 {
+            (((cursor | !mask).reverse_bits()).wrapping_add(1)).reverse_bits()
+        }
+        for bits in 0..=2 {
+            let chains = Chains { bits };
+            for size in [1u64, 2, 4, 8, 64, 1024] {
+                let mask = size - 1;
+                let mut seen = vec![false; size as usize];
+                for i in 0..chains.count() {
+                    let mut cursor = chains.start(i);
+                    loop {
+                        seen[(cursor & mask) as usize] = true;
+                        cursor = next(cursor, mask);
+                        assert!(!chains.went_back(i, cursor));
+                        if !chains.continues(i, cursor) {
+                            break;
+                        }
+                    }
+                }
+                assert!(seen.iter().all(|s| *s), "{bits} bits, {size} buckets");
+            }
+        }
+    }
+}
