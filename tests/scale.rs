@@ -123,6 +123,46 @@ fn statements_do_not_grow_with_scale() {
     assert_eq!(small["round_trips"], large["round_trips"]);
 }
 
+/// Tables whose written columns all have a binary encoding go in COPY's
+/// binary format; a table with one that has none (a required numeric column
+/// here) goes as text; the rows stored are the same either way.
+#[test]
+fn binary_and_text_copy_store_the_same_rows() {
+    let (binary, text) = (TestEnv::new(), TestEnv::new());
+    text.sql("ALTER TABLE scenes ADD COLUMN weight numeric NOT NULL");
+    let copies = |env: &TestEnv| -> Vec<String> {
+        let log = env.run(&["seed", "--scale", "3", "-vv"]).expect(0).stderr();
+        log.lines()
+            .filter_map(|l| Some(l[l.find("COPY ")?..].to_string()))
+            .collect()
+    };
+    let (all, mixed) = (copies(&binary), copies(&text));
+    assert_eq!(all.len(), 7, "{all:?}");
+    assert!(
+        all.iter()
+            .all(|c| c.ends_with("FROM STDIN WITH (FORMAT binary)")),
+        "{all:?}"
+    );
+    let scenes = |c: &&String| c.starts_with("COPY \"scenes\"");
+    assert!(
+        mixed
+            .iter()
+            .filter(scenes)
+            .all(|c| c.ends_with("FROM STDIN")),
+        "{mixed:?}"
+    );
+    assert_eq!(
+        mixed
+            .iter()
+            .filter(|c| c.ends_with("(FORMAT binary)"))
+            .count(),
+        6
+    );
+    text.sql("ALTER TABLE scenes DROP COLUMN weight");
+    assert_eq!(binary.checksums(), text.checksums());
+    binary.run(&["verify", "--scale", "3"]).expect(0);
+}
+
 #[test]
 fn spool_files_live_in_a_private_directory_removed_on_every_exit() {
     let env = TestEnv::new();

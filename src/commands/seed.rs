@@ -178,7 +178,7 @@ async fn write_scale(
         target.execute(deletes).await?;
     }
     let bar = progress::bar(g, "copy");
-    let written = source.stream(&mut target.db, &bar).await?;
+    let written = source.stream(&mut target.db, &target.catalog, &bar).await?;
     bar.finish_and_clear();
     // The new stories have the same ids; their families (and the account's lists) go too.
     tags.insert((Kind::User, account));

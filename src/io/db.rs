@@ -414,6 +414,7 @@ impl Db {
     ) -> Result<u64> {
         self.statements += 1;
         self.round_trips += 1;
+        tracing::trace!(target: "sql", "{statement}");
         let shown = self.shown.clone();
         let fail = |e: &sqlx::Error| query_failure(&shown, e);
         let mut copy = self

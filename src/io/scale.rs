@@ -1,17 +1,19 @@
 //! Scale mode's I/O: the load-test stories of `pure::load` streamed to
-//! PostgreSQL with COPY, parents first. A generator thread produces COPY text
+//! PostgreSQL with COPY, parents first. A generator thread produces COPY data
 //! while the connection sends it, through private spool files for the small
 //! tables, so generating and loading overlap and memory stays flat whatever N is.
+//! Tables whose columns all have a binary encoding go in COPY's binary format.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::error::{ExitCode, Failure, Result};
 use crate::io::db::Db;
 use crate::pure::catalog::Catalog;
+use crate::pure::copy_binary::{self, Binary};
 use crate::pure::fixture::{Accounts, Fixture};
 use crate::pure::load::{self, Generator, STREAMED, Summary, copy_line, scene_hash};
 use crate::pure::seedfile::SeedFile;
@@ -52,8 +54,14 @@ impl Source {
     /// without scene prose) are generated first and copied from small spool
     /// files; then one full pass streams scenes straight into COPY while the
     /// tables after them spool, and those are copied last.
-    pub async fn stream(&self, db: &mut Db, progress: &indicatif::ProgressBar) -> Result<Summary> {
+    pub async fn stream(
+        &self,
+        db: &mut Db,
+        catalog: &Catalog,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<Summary> {
         let layout = self.generator.layout()?;
+        let binary = Arc::new(self.binary_tables(catalog, &layout)?);
         let split = layout
             .iter()
             .position(|(t, _)| t == STREAMED)
@@ -64,15 +72,38 @@ impl Source {
         progress.set_length(u64::from(self.stories));
         progress.set_message("copy: parents");
 
+        // The server has nothing to do until the parents are spooled, so both
+        // halves of the stories are generated at once, into files of their own.
         let names: Vec<String> = before.iter().map(|(t, _)| t.clone()).collect();
-        let mut first = Sink::spooling(&dir, before)?;
-        for n in 1..=self.stories {
-            first.story(&self.story(n, Some(&names))?, before)?;
-            progress.inc(1);
+        let half = self.stories / 2;
+        let halves = [(0, 1..=half), (1, half + 1..=self.stories)];
+        let mut summary = Summary::default();
+        let spooled: Vec<Result<Summary>> = std::thread::scope(|scope| {
+            let threads: Vec<_> = halves
+                .iter()
+                .map(|(part, stories)| {
+                    let (dir, names, binary) = (&dir, &names, &binary);
+                    scope.spawn(move || -> Result<Summary> {
+                        let mut sink = Sink::spooling(dir, *part, before, binary)?;
+                        for n in stories.clone() {
+                            sink.story(&self.story(n, Some(names))?, before)?;
+                            progress.inc(1);
+                        }
+                        sink.finish()
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| join(t.join())).collect()
+        });
+        for half in spooled {
+            summary.merge(half?);
         }
-        let mut summary = first.finish()?;
         for (table, columns) in before {
-            copy_file(db, table, columns, &dir.path(table)).await?;
+            let parts = halves
+                .iter()
+                .map(|(part, _)| dir.path(table, *part))
+                .collect();
+            copy_file(db, table, columns, &binary, parts).await?;
         }
 
         progress.set_position(0);
@@ -81,9 +112,12 @@ impl Source {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
         let (source, bar, spool) = (self.clone(), progress.clone(), dir.clone());
         let streamed = after.first().cloned();
+        let formats = binary.clone();
         let generator = std::thread::spawn(move || -> Result<Summary> {
-            let mut sink = Sink::spooling(&spool, &spooled)?;
-            sink.stream = streamed.map(|(t, c)| (t, c, tx));
+            let mut sink = Sink::spooling(&spool, 0, &spooled, &formats)?;
+            if let Some((table, columns)) = streamed {
+                sink.stream_to(table, columns, tx);
+            }
             for n in 1..=source.stories {
                 sink.story(&source.story(n, None)?, &spooled)?;
                 bar.inc(1);
@@ -92,23 +126,18 @@ impl Source {
         });
         let copied = match after.first() {
             Some((table, columns)) => db
-                .copy_in(&copy_statement(table, columns), &mut rx)
+                .copy_in(&copy_statement(table, columns, &binary), &mut rx)
                 .await
                 .map(|_| ()),
             None => Ok(()),
         };
         drop(rx);
-        let second = generator.join().unwrap_or_else(|_| {
-            Err(Failure::new(
-                ExitCode::Database,
-                "the scale generator thread panicked; report this",
-            ))
-        });
+        let second = join(generator.join());
         // A failed COPY stopped the generator: its error is the one that matters.
         copied?;
         let second = second?;
         for (table, columns) in after.iter().skip(1) {
-            copy_file(db, table, columns, &dir.path(table)).await?;
+            copy_file(db, table, columns, &binary, vec![dir.path(table, 0)]).await?;
         }
         // Fresh statistics for what was just written: without them the next
         // run's reads (verify --scale, teardown) are planned for empty tables
@@ -123,32 +152,101 @@ impl Source {
     }
 }
 
-fn copy_statement(table: &str, columns: &[String]) -> String {
+impl Source {
+    /// The binary encodings of the tables in `layout` that have one, each
+    /// checked against every row of the first story: the stories differ only
+    /// in their generated text, so a column whose values fit there fits
+    /// everywhere (and a table that does not fit is sent as text).
+    fn binary_tables(
+        &self,
+        catalog: &Catalog,
+        layout: &[(String, Vec<String>)],
+    ) -> Result<BTreeMap<String, Binary>> {
+        let first = self.story(1, None)?;
+        let mut found = BTreeMap::new();
+        for (table, columns) in layout {
+            let Some(binary) = catalog
+                .table(table)
+                .and_then(|t| Binary::for_columns(t, columns))
+            else {
+                continue;
+            };
+            let rows = first.tables.iter().filter(|t| t.table == *table);
+            let mut scratch = Vec::new();
+            let fits = rows
+                .flat_map(|t| &t.rows)
+                .all(|row| binary.row(columns, &row.values, &mut scratch).is_ok());
+            if fits {
+                found.insert(table.clone(), binary);
+            } else {
+                tracing::debug!("{table}: some value needs PostgreSQL's text parser; COPY as text");
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn copy_statement(table: &str, columns: &[String], binary: &BTreeMap<String, Binary>) -> String {
     format!(
-        "COPY {} ({}) FROM STDIN",
+        "COPY {} ({}) FROM STDIN{}",
         sql::ident(table),
-        sql::columns(columns, None)
+        sql::columns(columns, None),
+        if binary.contains_key(table) {
+            " WITH (FORMAT binary)"
+        } else {
+            ""
+        }
     )
 }
 
-/// COPYs a spool file, read by a helper thread into the connection.
-async fn copy_file(db: &mut Db, table: &str, columns: &[String], path: &Path) -> Result<()> {
+/// A generator thread's result; a panic there is a bug, reported as one.
+fn join<T>(joined: std::thread::Result<Result<T>>) -> Result<T> {
+    joined.unwrap_or_else(|_| {
+        Err(Failure::new(
+            ExitCode::Database,
+            "a scale generator thread panicked; nothing was committed; report this",
+        ))
+    })
+}
+
+/// COPYs spool files (rows only) into `table` as one COPY, read by a helper
+/// thread into the connection, with the binary format's header and trailer
+/// around them where the table uses it.
+async fn copy_file(
+    db: &mut Db,
+    table: &str,
+    columns: &[String],
+    binary: &BTreeMap<String, Binary>,
+    paths: Vec<PathBuf>,
+) -> Result<()> {
+    let statement = copy_statement(table, columns, binary);
+    let framed = binary.contains_key(table);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
-    let path = path.to_path_buf();
     let reader = std::thread::spawn(move || -> std::io::Result<()> {
-        let mut file = File::open(path)?;
-        loop {
-            let mut chunk = vec![0u8; 1 << 20];
-            let n = file.read(&mut chunk)?;
-            if n == 0 || {
+        let send = |chunk: Vec<u8>| tx.blocking_send(chunk).is_ok();
+        if framed && !send(copy_binary::HEADER.to_vec()) {
+            return Ok(());
+        }
+        for path in paths {
+            let mut file = File::open(path)?;
+            loop {
+                let mut chunk = vec![0u8; 1 << 20];
+                let n = file.read(&mut chunk)?;
+                if n == 0 {
+                    break;
+                }
                 chunk.truncate(n);
-                tx.blocking_send(chunk).is_err()
-            } {
-                return Ok(());
+                if !send(chunk) {
+                    return Ok(());
+                }
             }
         }
+        if framed {
+            send(copy_binary::TRAILER.to_vec());
+        }
+        Ok(())
     });
-    let copied = db.copy_in(&copy_statement(table, columns), &mut rx).await;
+    let copied = db.copy_in(&statement, &mut rx).await;
     drop(rx);
     reader
         .join()
@@ -173,8 +271,9 @@ impl SpoolDir {
         Ok(SpoolDir(Arc::new(dir)))
     }
 
-    fn path(&self, table: &str) -> PathBuf {
-        self.0.path().join(format!("{table}.copy"))
+    /// Part `part` of `table`'s rows.
+    fn path(&self, table: &str, part: usize) -> PathBuf {
+        self.0.path().join(format!("{table}.{part}.copy"))
     }
 }
 
@@ -207,6 +306,8 @@ struct Sink {
     files: BTreeMap<String, BufWriter<File>>,
     stream: Option<(String, Vec<String>, tokio::sync::mpsc::Sender<Vec<u8>>)>,
     chunk: Vec<u8>,
+    /// The tables written in COPY's binary format.
+    binary: Arc<BTreeMap<String, Binary>>,
 }
 
 impl Sink {
@@ -218,20 +319,60 @@ impl Sink {
             files: BTreeMap::new(),
             stream: None,
             chunk: Vec::new(),
+            binary: Arc::default(),
         }
     }
 
-    fn spooling(dir: &SpoolDir, tables: &[(String, Vec<String>)]) -> Result<Sink> {
+    fn spooling(
+        dir: &SpoolDir,
+        part: usize,
+        tables: &[(String, Vec<String>)],
+        binary: &Arc<BTreeMap<String, Binary>>,
+    ) -> Result<Sink> {
         let mut sink = Sink {
             everything: false,
+            binary: binary.clone(),
             ..Sink::counting()
         };
         for (table, _) in tables {
-            let file = File::create(dir.path(table)).map_err(|e| spool_failure(&e))?;
+            let file = File::create(dir.path(table, part)).map_err(|e| spool_failure(&e))?;
             sink.files
                 .insert(table.clone(), BufWriter::with_capacity(1 << 20, file));
         }
         Ok(sink)
+    }
+
+    /// Sends `table` to `tx` in chunks instead of spooling it.
+    fn stream_to(
+        &mut self,
+        table: String,
+        columns: Vec<String>,
+        tx: tokio::sync::mpsc::Sender<Vec<u8>>,
+    ) {
+        if self.binary.contains_key(&table) {
+            self.chunk.extend_from_slice(copy_binary::HEADER);
+        }
+        self.stream = Some((table, columns, tx));
+    }
+
+    /// Appends `row` of `table` in that table's format.
+    fn encode(
+        &self,
+        table: &str,
+        columns: &[String],
+        row: &crate::pure::fixture::Row,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let Some(binary) = self.binary.get(table) else {
+            copy_line(columns, row, out);
+            return Ok(());
+        };
+        binary.row(columns, row, out).map_err(|what| {
+            Failure::new(
+                ExitCode::Database,
+                format!("a load-test row of {table} does not fit COPY's binary format ({what}) though the first story's rows did; nothing was committed; report this with the seed file"),
+            )
+        })
     }
 
     /// Takes one story's rows: every table is counted; `layout`'s tables are
@@ -250,10 +391,13 @@ impl Sink {
                 }
                 if streamed {
                     let columns = &self.stream.as_ref().expect("streamed").1;
-                    copy_line(columns, &row.values, &mut self.chunk);
+                    let mut chunk = std::mem::take(&mut self.chunk);
+                    let encoded = self.encode(&t.table, columns, &row.values, &mut chunk);
+                    self.chunk = chunk;
+                    encoded?;
                 } else if let Some((name, columns)) = spooled {
                     line.clear();
-                    copy_line(columns, &row.values, &mut line);
+                    self.encode(name, columns, &row.values, &mut line)?;
                     self.summary.bytes += line.len() as u64;
                     let file = self
                         .files
@@ -288,6 +432,11 @@ impl Sink {
     }
 
     fn finish(mut self) -> Result<Summary> {
+        if let Some((table, _, _)) = &self.stream
+            && self.binary.contains_key(table)
+        {
+            self.chunk.extend_from_slice(copy_binary::TRAILER);
+        }
         self.flush_chunk()?;
         self.stream = None;
         for file in self.files.values_mut() {

@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod chains;
 pub mod clock;
+pub mod copy_binary;
 pub mod credentials;
 pub mod dependents;
 pub mod families;

@@ -1,0 +1,249 @@
+//! COPY's binary format for load-test rows. PostgreSQL, the slower side of a
+//! scale seed, then scans no text for delimiters and escapes and parses no
+//! numbers or times. Only columns of the types below are encoded this way.
+
+use chrono::NaiveDateTime;
+use serde_json::Value;
+
+use crate::pure::catalog::Table;
+use crate::pure::fixture::Row;
+
+/// The signature, no flags, no header extension.
+pub const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
+/// A field count of -1 ends the data.
+pub const TRAILER: &[u8] = &[0xff, 0xff];
+
+/// How a column's values are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    /// The bytes COPY's text format would carry, unescaped: text, varchar,
+    /// char(n), json and enum labels receive them as their input functions
+    /// read text, length limits and padding included.
+    Text,
+    /// Version byte 1, then the JSON text.
+    Jsonb,
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    /// Microseconds since 2000-01-01 00:00:00.
+    Timestamp,
+}
+
+impl Encoding {
+    fn of(sql_type: &str, enum_like: bool) -> Option<Encoding> {
+        if enum_like {
+            return Some(Encoding::Text);
+        }
+        Some(match sql_type {
+            "text" | "json" | "character" => Encoding::Text,
+            t if t.starts_with("character varying") || t.starts_with("character(") => {
+                Encoding::Text
+            }
+            "jsonb" => Encoding::Jsonb,
+            "boolean" => Encoding::Bool,
+            "smallint" => Encoding::Int2,
+            "integer" => Encoding::Int4,
+            "bigint" => Encoding::Int8,
+            "timestamp without time zone" => Encoding::Timestamp,
+            _ => return None,
+        })
+    }
+}
+
+/// The binary encoding of some columns of one table.
+#[derive(Debug, Clone)]
+pub struct Binary {
+    encodings: Vec<Encoding>,
+}
+
+impl Binary {
+    /// The encoding of `columns` of `table`, or `None` when one of them has
+    /// a type not listed here (that table is sent as text).
+    pub fn for_columns(table: &Table, columns: &[String]) -> Option<Binary> {
+        let encodings = columns
+            .iter()
+            .map(|name| {
+                let column = table.column(name)?;
+                Encoding::of(column.value_type(), column.labels.is_some())
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Binary { encodings })
+    }
+
+    /// Appends `row` as one tuple; a value its column's encoding cannot
+    /// carry exactly (a number as text for an integer, say) is an error
+    /// naming the column.
+    pub fn row(&self, columns: &[String], row: &Row, out: &mut Vec<u8>) -> Result<(), String> {
+        out.extend_from_slice(&(self.encodings.len() as i16).to_be_bytes());
+        for (name, encoding) in columns.iter().zip(&self.encodings) {
+            let value = match row.get(name) {
+                None | Some(Value::Null) => {
+                    out.extend_from_slice(&(-1i32).to_be_bytes());
+                    continue;
+                }
+                Some(v) => v,
+            };
+            let misfit = || format!("{name} = {value}");
+            let int = |bits: u32| {
+                let limit = 1i128 << (bits - 1);
+                value
+                    .as_i64()
+                    .filter(|n| (-limit..limit).contains(&i128::from(*n)))
+                    .ok_or_else(misfit)
+            };
+            let field: Vec<u8> = match encoding {
+                Encoding::Text => text_of(value).into_bytes(),
+                Encoding::Jsonb => {
+                    let mut v = vec![1u8];
+                    v.extend_from_slice(text_of(value).as_bytes());
+                    v
+                }
+                Encoding::Bool => vec![u8::from(value.as_bool().ok_or_else(misfit)?)],
+                Encoding::Int2 => (int(16)? as i16).to_be_bytes().to_vec(),
+                Encoding::Int4 => (int(32)? as i32).to_be_bytes().to_vec(),
+                Encoding::Int8 => int(64)?.to_be_bytes().to_vec(),
+                Encoding::Timestamp => value
+                    .as_str()
+                    .and_then(micros_since_2000)
+                    .ok_or_else(misfit)?
+                    .to_be_bytes()
+                    .to_vec(),
+            };
+            out.extend_from_slice(&(field.len() as i32).to_be_bytes());
+            out.extend_from_slice(&field);
+        }
+        Ok(())
+    }
+}
+
+/// A value as COPY's text format carries it, before escaping.
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
+    }
+}
+
+/// A timestamp as the fixture writes it (`2026-01-05T09:00:00`, or with a
+/// space, fractions of up to microseconds), in PostgreSQL's binary form.
+/// Anything else, zones included, is left to PostgreSQL's own parser.
+fn micros_since_2000(text: &str) -> Option<i64> {
+    let at = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())?;
+    let epoch = NaiveDateTime::parse_from_str("2000-01-01T00:00:00", "%Y-%m-%dT%H:%M:%S").ok()?;
+    let delta = at - epoch;
+    if delta.subsec_nanos() % 1000 != 0 {
+        return None;
+    }
+    delta.num_microseconds()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pure::catalog::Column;
+    use serde_json::json;
+
+    fn column(name: &str, sql_type: &str) -> Column {
+        Column {
+            name: name.to_string(),
+            sql_type: sql_type.to_string(),
+            not_null: false,
+            has_default: false,
+            labels: None,
+            base_type: None,
+            generated: false,
+            max_length: None,
+        }
+    }
+
+    fn table(columns: Vec<Column>) -> Table {
+        Table {
+            name: "t".to_string(),
+            sql_name: "t".to_string(),
+            partitioned: false,
+            columns,
+            primary_key: None,
+            unique: Vec::new(),
+        }
+    }
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn tables_with_a_type_not_listed_are_left_to_text() {
+        let mut status = column("status", "story_status");
+        status.labels = Some(vec!["draft".to_string()]);
+        let mut email = column("email", "email_address");
+        email.base_type = Some("character varying(255)".to_string());
+        let t = table(vec![
+            column("id", "text"),
+            status,
+            email,
+            column("at", "timestamp with time zone"),
+            column("tags", "text[]"),
+        ]);
+        assert!(Binary::for_columns(&t, &names(&["id", "status", "email"])).is_some());
+        assert!(Binary::for_columns(&t, &names(&["id", "at"])).is_none());
+        assert!(Binary::for_columns(&t, &names(&["id", "tags"])).is_none());
+        assert!(Binary::for_columns(&t, &names(&["missing"])).is_none());
+    }
+
+    #[test]
+    fn rows_are_encoded_field_by_field() {
+        let t = table(vec![
+            column("id", "text"),
+            column("n", "integer"),
+            column("ok", "boolean"),
+            column("at", "timestamp without time zone"),
+            column("doc", "jsonb"),
+            column("gone", "bigint"),
+        ]);
+        let cols = names(&["id", "n", "ok", "at", "doc", "gone"]);
+        let binary = Binary::for_columns(&t, &cols).unwrap();
+        let row: Row = json!({
+            "id": "a\tb", "n": -2, "ok": true, "at": "2000-01-01T00:00:01.5",
+            "doc": {"k": 1}, "gone": null
+        })
+        .as_object()
+        .unwrap()
+        .clone();
+        let mut out = Vec::new();
+        binary.row(&cols, &row, &mut out).unwrap();
+        let mut expected = vec![0, 6];
+        expected.extend([0, 0, 0, 3, b'a', b'\t', b'b']);
+        expected.extend([0, 0, 0, 4, 0xff, 0xff, 0xff, 0xfe]);
+        expected.extend([0, 0, 0, 1, 1]);
+        expected.extend([0, 0, 0, 8]);
+        expected.extend(1_500_000i64.to_be_bytes());
+        expected.extend([0, 0, 0, 8, 1]);
+        expected.extend(br#"{"k":1}"#);
+        expected.extend([0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn values_binary_cannot_carry_exactly_are_errors() {
+        let t = table(vec![
+            column("n", "smallint"),
+            column("at", "timestamp without time zone"),
+        ]);
+        let cols = names(&["n", "at"]);
+        let binary = Binary::for_columns(&t, &cols).unwrap();
+        let fails = |v: Value| {
+            let row: Row = v.as_object().unwrap().clone();
+            binary.row(&cols, &row, &mut Vec::new())
+        };
+        assert!(fails(json!({"n": 32767, "at": "1999-12-31 23:59:59"})).is_ok());
+        assert!(fails(json!({"n": -32768})).is_ok());
+        assert_eq!(fails(json!({"n": 32768})), Err("n = 32768".to_string()));
+        assert!(fails(json!({"n": "5"})).is_err());
+        assert!(fails(json!({"at": "2026-01-05T09:00:00+02:00"})).is_err());
+        assert!(fails(json!({"at": "2026-01-05T09:00:00.0000001"})).is_err());
+    }
+}
