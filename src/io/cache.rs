@@ -135,6 +135,12 @@ impl Cache {
                 ),
             )
         };
+        // Without TCP_NODELAY, a command written while another is unanswered
+        // (the exact keys' pipeline beside a scan step, a TLS handshake's
+        // second record) waits for a delayed ACK, up to 40 ms.
+        let info = redis::IntoConnectionInfo::into_connection_info(url)
+            .map_err(|e| fail(&e, 1))?
+            .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
         let client = match ca_cert {
             Some(path) => {
                 let pem = std::fs::read(path).map_err(|e| {
@@ -144,9 +150,9 @@ impl Cache {
                     ))
                 })?;
                 let certs = redis::TlsCertificates { client_tls: None, root_cert: Some(pem) };
-                redis::Client::build_with_tls(url, certs)
+                redis::Client::build_with_tls(info, certs)
             }
-            None => redis::Client::open(url),
+            None => redis::Client::open(info),
         }
         .map_err(|e| fail(&e, 1))?;
         let config = redis::AsyncConnectionConfig::new()
