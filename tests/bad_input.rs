@@ -170,18 +170,27 @@ fn a_redis_that_wants_a_password_stops_the_run_before_any_write() {
         assert!(std::time::Instant::now() < deadline, "redis-server listens");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let url = format!("redis://127.0.0.1:{port}/0");
-    let stderr = refused(
-        &env,
-        &["seed", "--redis-url", &url, "--connect-attempts", "1"],
-        &[],
-        4,
-        "cannot reach Redis",
-    );
-    assert!(
-        stderr.contains("NOAUTH") || stderr.contains("uthentication"),
-        "{stderr}"
-    );
+    // Each way the connection is proved: a PING (database 0, no password),
+    // the setup's SELECT, the setup's AUTH with a wrong password.
+    for url in [
+        format!("redis://127.0.0.1:{port}/0"),
+        format!("redis://127.0.0.1:{port}/3"),
+        format!("redis://:wrong@127.0.0.1:{port}/0"),
+    ] {
+        let stderr = refused(
+            &env,
+            &["seed", "--redis-url", &url, "--connect-attempts", "1"],
+            &[],
+            4,
+            "cannot reach Redis",
+        );
+        assert!(
+            stderr.contains("NOAUTH")
+                || stderr.contains("uthentication")
+                || stderr.contains("WRONGPASS"),
+            "{url}: {stderr}"
+        );
+    }
 }
 
 #[test]

@@ -27,8 +27,9 @@ pub struct CachedKey {
 
 pub struct Cache {
     con: MultiplexedConnection,
-    /// How a pass over the keyspace is split, from its size at connecting.
-    chains: Chains,
+    /// How a pass over the keyspace is split, from its size at connecting:
+    /// the question still in flight until the first pass needs the answer.
+    chains: std::result::Result<Chains, tokio::task::JoinHandle<redis::RedisResult<(u64, String)>>>,
     pub shown: String,
     pub commands: u64,
 }
@@ -138,8 +139,17 @@ impl Cache {
         // Without TCP_NODELAY, a command written while another is unanswered
         // (the exact keys' pipeline beside a scan step, a TLS handshake's
         // second record) waits for a delayed ACK, up to 40 ms.
-        let info = redis::IntoConnectionInfo::into_connection_info(url)
-            .map_err(|e| fail(&e, 1))?
+        let info = redis::IntoConnectionInfo::into_connection_info(url).map_err(|e| fail(&e, 1))?;
+        // Connecting costs the TCP (and TLS) handshake and one round trip:
+        // redis-rs' setup (AUTH, SELECT) when there is one, else a PING.
+        // Either answer proves the server takes our commands (one that wants
+        // a password says NOAUTH to both). CLIENT SETINFO is left out: its
+        // answer is ignored, so it proves nothing, and it would add that
+        // round trip to a connection with nothing else to set up.
+        let setup = info.redis_settings().clone();
+        let ping = setup.db() == 0 && setup.password().is_none();
+        let info = info
+            .set_redis_settings(setup.set_skip_set_lib_name())
             .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
         let client = match ca_cert {
             Some(path) => {
@@ -158,49 +168,32 @@ impl Cache {
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout));
-        // The connection's setup ignores the server's answer to CLIENT
-        // SETINFO, so a Redis that wants a password (-NOAUTH) would go
-        // unnoticed until the cache step, after the COMMIT. The PING costs
-        // no time: commands connect in the background while PostgreSQL is
-        // read. The keyspace's size and the server's kind travel with it; a
-        // server that refuses to tell is scanned by one chain.
         let connect = || async {
             let mut con = client
                 .get_multiplexed_async_connection_with_config(&config)
                 .await?;
+            // The keyspace's size and the server's kind decide how passes are
+            // split; the answer is awaited only by the first pass, so asking
+            // costs no round trip before PostgreSQL is written.
             let mut asked = con.clone();
-            let ping = redis::cmd("PING");
-            let mut about = redis::pipe();
-            about.cmd("DBSIZE").cmd("INFO").arg("server");
-            let (ping, about) = tokio::join!(
-                ping.query_async::<String>(&mut con),
-                about.query_async::<(u64, String)>(&mut asked)
-            );
-            ping?;
-            let chains = match about {
-                Ok((keys, info)) => {
-                    let chains = Chains::for_keyspace(keys, &info);
-                    tracing::debug!(
-                        "Redis holds {keys} keys: passes over them run in {} chains",
-                        chains.count()
-                    );
-                    chains
-                }
-                Err(e) => {
-                    tracing::debug!("DBSIZE or INFO refused ({e}): passes run in 1 chain");
-                    Chains::ONE
-                }
-            };
-            Ok::<_, redis::RedisError>((con, chains))
+            let about = tokio::spawn(async move {
+                let mut about = redis::pipe();
+                about.cmd("DBSIZE").cmd("INFO").arg("server");
+                about.query_async::<(u64, String)>(&mut asked).await
+            });
+            if ping {
+                let _: String = redis::cmd("PING").query_async(&mut con).await?;
+            }
+            Ok::<_, redis::RedisError>((con, about))
         };
         let transient =
             |e: &redis::RedisError| e.is_io_error() || e.is_timeout() || e.is_connection_refusal();
-        let (con, chains) = retry::connect(&shown, attempts, transient, connect)
+        let (con, about) = retry::connect(&shown, attempts, transient, connect)
             .await
             .map_err(|(e, made)| fail(&e, made))?;
         Ok(Cache {
             con,
-            chains,
+            chains: Err(about),
             shown,
             commands: 1,
         })
@@ -298,7 +291,7 @@ impl Cache {
         mut take: impl FnMut(String, bool),
     ) -> redis::RedisResult<()> {
         loop {
-            let chains = self.chains;
+            let chains = self.chains().await;
             let walks = try_join_all(
                 (0..chains.count()).map(|i| walk(self.con.clone(), chains, i, pattern, drop_under)),
             )
@@ -313,8 +306,35 @@ impl Cache {
                 return Ok(());
             }
             tracing::debug!("SCAN cursors here are not Redis' own; scanning with one chain");
-            self.chains = Chains::ONE;
+            self.chains = Ok(Chains::ONE);
         }
+    }
+
+    /// The chains of a pass, once DBSIZE and INFO have answered; a server
+    /// that refuses them (an ACL, say) is walked by one chain.
+    async fn chains(&mut self) -> Chains {
+        let asked = match &mut self.chains {
+            Ok(chains) => return *chains,
+            Err(asked) => asked,
+        };
+        let chains = match asked.await {
+            Ok(Ok((keys, info))) => {
+                let chains = Chains::for_keyspace(keys, &info);
+                tracing::debug!(
+                    "Redis holds {keys} keys: passes over them run in {} chains",
+                    chains.count()
+                );
+                chains
+            }
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Ok(Err(e)) => {
+                tracing::debug!("DBSIZE or INFO refused ({e}): passes run in 1 chain");
+                Chains::ONE
+            }
+            Err(_) => Chains::ONE,
+        };
+        self.chains = Ok(chains);
+        chains
     }
 
     /// UNLINKs `keys` in pipelined batches.
