@@ -161,6 +161,28 @@ fn binary_and_text_copy_store_the_same_rows() {
     text.sql("ALTER TABLE scenes DROP COLUMN weight");
     assert_eq!(binary.checksums(), text.checksums());
     binary.run(&["verify", "--scale", "3"]).expect(0);
+
+    // Load-test text is compressed with lz4 where the server has it, for the
+    // seed's transaction only: the fixture's own rows and every later
+    // session keep the server's default.
+    let lz4 = binary.sql(
+        "SELECT 'lz4' = ANY (enumvals) FROM pg_settings WHERE name = 'default_toast_compression'",
+    );
+    let compressed = |method: &str| {
+        binary.count(&format!(
+            "SELECT count(*) FROM scenes s JOIN chapters c ON c.id = s.chapter_id \
+             JOIN stories t ON t.id = c.story_id \
+             WHERE t.author_id = '{LOAD}' AND pg_column_compression(s.content) = '{method}'"
+        ))
+    };
+    if lz4 == "t" {
+        assert_eq!((compressed("lz4"), compressed("pglz")), (45, 0));
+    }
+    assert_eq!(
+        binary.count("SELECT count(*) FROM scenes WHERE title LIKE 'Scene%' AND pg_column_compression(content) = 'lz4' AND chapter_id IN (SELECT c.id FROM chapters c JOIN stories t ON t.id = c.story_id WHERE t.title LIKE 'Cache Test Story%')"),
+        0
+    );
+    assert_eq!(binary.sql("SHOW default_toast_compression"), "pglz");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! scale seed, then scans no text for delimiters and escapes and parses no
 //! numbers or times. Only columns of the types below are encoded this way.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveTime};
 use serde_json::Value;
 
 use crate::pure::catalog::Table;
@@ -127,18 +127,36 @@ fn text_of(value: &Value) -> String {
 }
 
 /// A timestamp as the fixture writes it (`2026-01-05T09:00:00`, or with a
-/// space, fractions of up to microseconds), in PostgreSQL's binary form.
-/// Anything else, zones included, is left to PostgreSQL's own parser.
+/// space, fractions of up to microseconds), in PostgreSQL's binary form:
+/// microseconds since 2000-01-01. Read by hand, as chrono's format parser
+/// was a tenth of a scale seed's generating time. Anything else, zones
+/// included, is left to PostgreSQL's own parser.
 fn micros_since_2000(text: &str) -> Option<i64> {
-    let at = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())?;
-    let epoch = NaiveDateTime::parse_from_str("2000-01-01T00:00:00", "%Y-%m-%dT%H:%M:%S").ok()?;
-    let delta = at - epoch;
-    if delta.subsec_nanos() % 1000 != 0 {
+    const Y2K_IN_UNIX_MICROS: i64 = 946_684_800_000_000;
+    let b = text.as_bytes();
+    let shaped = b.len() >= 19
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && matches!(b[10], b'T' | b' ')
+        && b[13] == b':'
+        && b[16] == b':';
+    if !shaped {
         return None;
     }
-    delta.num_microseconds()
+    let number = |from: usize, to: usize| -> Option<u32> {
+        text.get(from..to)?.bytes().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let micros = match b.len() {
+        19 => 0,
+        21..=26 if b[19] == b'.' => number(20, b.len())? * 10u32.pow(26 - b.len() as u32),
+        _ => return None,
+    };
+    let date = NaiveDate::from_ymd_opt(number(0, 4)? as i32, number(5, 7)?, number(8, 10)?)?;
+    let time =
+        NaiveTime::from_hms_micro_opt(number(11, 13)?, number(14, 16)?, number(17, 19)?, micros)?;
+    Some(date.and_time(time).and_utc().timestamp_micros() - Y2K_IN_UNIX_MICROS)
 }
 
 #[cfg(test)]
@@ -245,5 +263,22 @@ mod tests {
         assert!(fails(json!({"n": "5"})).is_err());
         assert!(fails(json!({"at": "2026-01-05T09:00:00+02:00"})).is_err());
         assert!(fails(json!({"at": "2026-01-05T09:00:00.0000001"})).is_err());
+        assert!(fails(json!({"at": "2026-02-30T09:00:00"})).is_err());
+        assert!(fails(json!({"at": "2026-01-05T09:00:00."})).is_err());
+        assert!(fails(json!({"at": "2026-01-05"})).is_err());
+    }
+
+    #[test]
+    fn timestamps_count_microseconds_from_2000() {
+        assert_eq!(micros_since_2000("2000-01-01T00:00:00"), Some(0));
+        assert_eq!(micros_since_2000("1999-12-31 23:59:59.999999"), Some(-1));
+        assert_eq!(
+            micros_since_2000("2000-01-02T00:00:00.25"),
+            Some(86_400_250_000)
+        );
+        assert_eq!(
+            micros_since_2000("2026-01-05T09:00:00"),
+            Some((26 * 365 + 7 + 4) * 86_400_000_000 + 9 * 3_600_000_000)
+        );
     }
 }
