@@ -131,7 +131,30 @@ fn wrong_redis_password() {
     env.redis(&["ACL", "DELUSER", &user]);
 }
 
-/// A Redis that wants a password, reached without one, answers the
+/// A database number the server does not have stops the run before it
+/// writes (the SELECT is the tool's own, sent with its PING).
+#[test]
+fn redis_database_out_of_range() {
+    let env = TestEnv::new();
+    let mut url = url::Url::parse(&env.redis_url).unwrap();
+    url.set_path("/99999");
+    let e = refused(
+        &env,
+        &[
+            "seed",
+            "--redis-url",
+            url.as_str(),
+            "--connect-attempts",
+            "1",
+        ],
+        &[],
+        4,
+        "cannot reach Redis",
+    );
+    assert!(e.contains("DB index is out of range"), "{e}");
+}
+
+/// A Redis that wants a password, reached without one, would answer the
 /// handshake's CLIENT SETINFO with NOAUTH, which the client library ignores:
 /// the run must still stop before it writes, not fail after its COMMIT.
 #[test]

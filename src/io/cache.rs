@@ -27,9 +27,8 @@ pub struct CachedKey {
 
 pub struct Cache {
     con: MultiplexedConnection,
-    /// How a pass over the keyspace is split, from its size at connecting:
-    /// the question still in flight until the first pass needs the answer.
-    chains: std::result::Result<Chains, tokio::task::JoinHandle<redis::RedisResult<(u64, String)>>>,
+    /// How a pass over the keyspace is split, from its size at connecting.
+    chains: Chains,
     pub shown: String,
     pub commands: u64,
 }
@@ -140,16 +139,18 @@ impl Cache {
         // (the exact keys' pipeline beside a scan step, a TLS handshake's
         // second record) waits for a delayed ACK, up to 40 ms.
         let info = redis::IntoConnectionInfo::into_connection_info(url).map_err(|e| fail(&e, 1))?;
-        // Connecting costs the TCP (and TLS) handshake and one round trip:
-        // redis-rs' setup (AUTH, SELECT) when there is one, else a PING.
-        // Either answer proves the server takes our commands (one that wants
-        // a password says NOAUTH to both). CLIENT SETINFO is left out: its
-        // answer is ignored, so it proves nothing, and it would add that
-        // round trip to a connection with nothing else to set up.
+        // Connecting costs the TCP (and TLS) handshake, AUTH when there is a
+        // password, and one round trip: SELECT and PING, with DBSIZE and INFO
+        // behind them. The PING's answer proves the server takes commands
+        // now (not NOAUTH, LOADING, BUSY or MASTERDOWN, which AUTH and SELECT
+        // pass). The database is selected here rather than in redis-rs'
+        // setup, which would cost a round trip of its own; CLIENT SETINFO is
+        // left out, as its answer is ignored and it would cost one too. The
+        // connection is never re-established, so the SELECT holds for it.
         let setup = info.redis_settings().clone();
-        let ping = setup.db() == 0 && setup.password().is_none();
+        let db = setup.db();
         let info = info
-            .set_redis_settings(setup.set_skip_set_lib_name())
+            .set_redis_settings(setup.set_db(0).set_skip_set_lib_name())
             .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
         let client = match ca_cert {
             Some(path) => {
@@ -172,28 +173,45 @@ impl Cache {
             let mut con = client
                 .get_multiplexed_async_connection_with_config(&config)
                 .await?;
-            // The keyspace's size and the server's kind decide how passes are
-            // split; the answer is awaited only by the first pass, so asking
-            // costs no round trip before PostgreSQL is written.
             let mut asked = con.clone();
-            let about = tokio::spawn(async move {
-                let mut about = redis::pipe();
-                about.cmd("DBSIZE").cmd("INFO").arg("server");
-                about.query_async::<(u64, String)>(&mut asked).await
-            });
-            if ping {
-                let _: String = redis::cmd("PING").query_async(&mut con).await?;
+            let mut check = redis::pipe();
+            if db != 0 {
+                check.cmd("SELECT").arg(db).ignore();
             }
-            Ok::<_, redis::RedisError>((con, about))
+            check.cmd("PING");
+            // The keyspace's size and the server's kind decide how passes are
+            // split; a server that refuses to tell is walked by one chain.
+            let mut about = redis::pipe();
+            about.cmd("DBSIZE").cmd("INFO").arg("server");
+            let (checked, about) = tokio::join!(
+                check.query_async::<(String,)>(&mut con),
+                about.query_async::<(u64, String)>(&mut asked)
+            );
+            checked?;
+            let chains = match about {
+                Ok((keys, info)) => {
+                    let chains = Chains::for_keyspace(keys, &info);
+                    tracing::debug!(
+                        "Redis holds {keys} keys: passes over them run in {} chains",
+                        chains.count()
+                    );
+                    chains
+                }
+                Err(e) => {
+                    tracing::debug!("DBSIZE or INFO refused ({e}): passes run in 1 chain");
+                    Chains::ONE
+                }
+            };
+            Ok::<_, redis::RedisError>((con, chains))
         };
         let transient =
             |e: &redis::RedisError| e.is_io_error() || e.is_timeout() || e.is_connection_refusal();
-        let (con, about) = retry::connect(&shown, attempts, transient, connect)
+        let (con, chains) = retry::connect(&shown, attempts, transient, connect)
             .await
             .map_err(|(e, made)| fail(&e, made))?;
         Ok(Cache {
             con,
-            chains: Err(about),
+            chains,
             shown,
             commands: 1,
         })
@@ -291,7 +309,7 @@ impl Cache {
         mut take: impl FnMut(String, bool),
     ) -> redis::RedisResult<()> {
         loop {
-            let chains = self.chains().await;
+            let chains = self.chains;
             let walks = try_join_all(
                 (0..chains.count()).map(|i| walk(self.con.clone(), chains, i, pattern, drop_under)),
             )
@@ -306,35 +324,8 @@ impl Cache {
                 return Ok(());
             }
             tracing::debug!("SCAN cursors here are not Redis' own; scanning with one chain");
-            self.chains = Ok(Chains::ONE);
+            self.chains = Chains::ONE;
         }
-    }
-
-    /// The chains of a pass, once DBSIZE and INFO have answered; a server
-    /// that refuses them (an ACL, say) is walked by one chain.
-    async fn chains(&mut self) -> Chains {
-        let asked = match &mut self.chains {
-            Ok(chains) => return *chains,
-            Err(asked) => asked,
-        };
-        let chains = match asked.await {
-            Ok(Ok((keys, info))) => {
-                let chains = Chains::for_keyspace(keys, &info);
-                tracing::debug!(
-                    "Redis holds {keys} keys: passes over them run in {} chains",
-                    chains.count()
-                );
-                chains
-            }
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Ok(Err(e)) => {
-                tracing::debug!("DBSIZE or INFO refused ({e}): passes run in 1 chain");
-                Chains::ONE
-            }
-            Err(_) => Chains::ONE,
-        };
-        self.chains = Ok(chains);
-        chains
     }
 
     /// UNLINKs `keys` in pipelined batches.
@@ -415,10 +406,12 @@ async fn walk(
         tokio::time::sleep(SCRIPT_BUDGET * i).await;
     }
     let mut walk = Walk::default();
-    let mut cursor = chains.start(i);
+    // Kept as text: a server's cursors need not be numbers (Kvrocks'),
+    // except where the pass is split and the chains read them.
+    let mut cursor = chains.start(i).to_string();
     let mut scripted = true;
     loop {
-        let step: redis::RedisResult<(u64, Vec<String>)> = if scripted {
+        let step: redis::RedisResult<(String, Vec<String>)> = if scripted {
             redis::cmd("EVAL")
                 .arg(if drop_under.is_some() {
                     DROP_SCRIPT
@@ -426,7 +419,7 @@ async fn walk(
                     FIND_SCRIPT
                 })
                 .arg(0)
-                .arg(cursor)
+                .arg(&cursor)
                 .arg(pattern)
                 .arg(SCRIPT_BUDGET.as_micros() as u64)
                 .arg(SCRIPT_COUNT)
@@ -437,7 +430,7 @@ async fn walk(
                 .await
         } else {
             redis::cmd("SCAN")
-                .arg(cursor)
+                .arg(&cursor)
                 .arg("MATCH")
                 .arg(pattern)
                 .arg("COUNT")
@@ -457,8 +450,19 @@ async fn walk(
         };
         let dropped = scripted && drop_under.is_some();
         walk.keys.extend(keys.into_iter().map(|k| (k, dropped)));
-        walk.went_back = chains.went_back(i, next);
-        if walk.went_back || !chains.continues(i, next) {
+        let goes_on = match next.parse::<u64>() {
+            _ if chains == Chains::ONE => next != "0",
+            Ok(n) => {
+                walk.went_back = chains.went_back(i, n);
+                !walk.went_back && chains.continues(i, n)
+            }
+            // Not a number: these cursors are not Redis'.
+            Err(_) => {
+                walk.went_back = true;
+                false
+            }
+        };
+        if !goes_on {
             return Ok(walk);
         }
         cursor = next;

@@ -26,16 +26,20 @@ impl Chains {
     /// The chains for a keyspace of `keys` keys on the server whose
     /// `INFO server` answer is `info`. Only a standalone Redis or Valkey is
     /// split: a cursor is opaque by the documentation, and other servers that
-    /// speak the protocol (a cluster, Dragonfly) number theirs differently.
+    /// speak the protocol (a cluster, Dragonfly, Kvrocks, proxies) number
+    /// theirs differently, so a chain could stop short of its share's end.
     pub fn for_keyspace(keys: u64, info: &str) -> Chains {
         let field = |name: &str| {
             info.lines()
                 .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
                 .map(str::trim)
         };
+        // Fields only Redis' own server (and Valkey, its fork) reports.
         let redis_like = field("redis_mode") == Some("standalone")
             && field("multiplexing_api").is_some()
-            && field("dragonfly_version").is_none();
+            && field("executable").is_some()
+            && field("dragonfly_version").is_none()
+            && field("kvrocks_version").is_none();
         if !redis_like {
             return Chains::ONE;
         }
@@ -88,8 +92,8 @@ impl Chains {
 mod tests {
     use super::*;
 
-    const REDIS: &str =
-        "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\nmultiplexing_api:epoll\r\n";
+    const REDIS: &str = "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n\
+                         multiplexing_api:epoll\r\nexecutable:/usr/bin/redis-server\r\n";
 
     #[test]
     fn only_a_large_standalone_redis_is_split() {
@@ -103,6 +107,10 @@ mod tests {
         let dragonfly = format!("{REDIS}dragonfly_version:df-v1.2\r\n");
         assert_eq!(Chains::for_keyspace(1_000_000, &dragonfly).count(), 1);
         assert_eq!(Chains::for_keyspace(1_000_000, "").count(), 1);
+        let kvrocks = format!("{REDIS}kvrocks_version:2.9\r\n");
+        assert_eq!(Chains::for_keyspace(1_000_000, &kvrocks).count(), 1);
+        let hidden = REDIS.replace("executable:", "x:");
+        assert_eq!(Chains::for_keyspace(1_000_000, &hidden).count(), 1);
     }
 
     #[test]

@@ -33,6 +33,11 @@ enum Encoding {
 
 impl Encoding {
     fn of(sql_type: &str, enum_like: bool) -> Option<Encoding> {
+        // Arrays (`character varying(50)[]` too) have a binary form of their
+        // own, not their text.
+        if sql_type.ends_with(']') {
+            return None;
+        }
         if enum_like {
             return Some(Encoding::Text);
         }
@@ -205,10 +210,14 @@ mod tests {
             email,
             column("at", "timestamp with time zone"),
             column("tags", "text[]"),
+            column("codes", "character varying(50)[]"),
+            column("flags", "character(3)[]"),
         ]);
         assert!(Binary::for_columns(&t, &names(&["id", "status", "email"])).is_some());
         assert!(Binary::for_columns(&t, &names(&["id", "at"])).is_none());
         assert!(Binary::for_columns(&t, &names(&["id", "tags"])).is_none());
+        assert!(Binary::for_columns(&t, &names(&["id", "codes"])).is_none());
+        assert!(Binary::for_columns(&t, &names(&["id", "flags"])).is_none());
         assert!(Binary::for_columns(&t, &names(&["missing"])).is_none());
     }
 

@@ -24,7 +24,8 @@ pub struct Summary {
     pub rows: BTreeMap<String, u64>,
     /// Sum of 60-bit prefixes of each scene's SHA-256 (id, title, content).
     pub checksum: String,
-    /// Bytes of COPY text (not part of the comparison's meaning, always 0 from the database).
+    /// Bytes of COPY data as sent, text or binary (not part of the comparison's
+    /// meaning, always 0 from the database).
     #[serde(skip)]
     pub bytes: u64,
 }
