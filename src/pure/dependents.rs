@@ -198,9 +198,9 @@ impl Walker<'_> {
             .unwrap_or_default()
     }
 
-    /// A `json` object of a row's identity and every column another table's
-    /// foreign key references.
-    pub fn fetch_object(&self, table: &str, alias: &str) -> String {
+    /// A row's identity and every column another table's foreign key
+    /// references: what the walk fetches of it.
+    fn fetched_columns(&self, table: &str) -> Vec<String> {
         let mut cols = self.identity(table);
         for fk in self.catalog.referencing(table) {
             for c in &fk.ref_columns {
@@ -209,7 +209,14 @@ impl Walker<'_> {
                 }
             }
         }
-        let fields: Vec<(String, String)> = cols
+        cols
+    }
+
+    /// A `json` object of a row's identity and every column another table's
+    /// foreign key references.
+    pub fn fetch_object(&self, table: &str, alias: &str) -> String {
+        let fields: Vec<(String, String)> = self
+            .fetched_columns(table)
             .iter()
             .map(|c| {
                 let value = match system_column(c) {
@@ -246,30 +253,76 @@ impl Walker<'_> {
     }
 
     /// A level's statement: each parent table's rows (`e`, from its source)
-    /// once, as a CTE, and every edge a labelled subquery over them.
+    /// once, as a CTE, and every edge a labelled subquery over them. A child
+    /// table that several edges read (the app's four unindexed foreign keys
+    /// from `scenes` to `users`, say) is scanned once, into a CTE of the rows
+    /// any of them matches, and each edge reads that: one pass over a large
+    /// table instead of one per edge. Tables identified by their ctid keep a
+    /// scan per edge, as a CTE has no ctid.
     fn level_sql(&self, edges: &[&ForeignKey], parents: &[(String, String)]) -> String {
-        let ctes = parents
+        let parent_of = |fk: &ForeignKey| {
+            let p = parents
+                .iter()
+                .position(|(t, _)| *t == fk.ref_table)
+                .expect("every edge points at a parent table");
+            format!("p{p}")
+        };
+        let mut ctes: Vec<String> = parents
             .iter()
             .enumerate()
             .map(|(i, (_, source))| format!("p{i} AS MATERIALIZED ({source})"))
-            .collect::<Vec<_>>()
-            .join(",\n");
+            .collect();
+        let mut by_child: BTreeMap<&str, Vec<&ForeignKey>> = BTreeMap::new();
+        for fk in edges {
+            by_child.entry(fk.table.as_str()).or_default().push(fk);
+        }
+        let mut scanned: BTreeMap<&str, String> = BTreeMap::new();
+        for (child, fks) in &by_child {
+            let Some(table) = self.catalog.table(child) else {
+                continue;
+            };
+            if fks.len() < 2 || table.primary_key.is_none() {
+                continue;
+            }
+            let mut cols = self.fetched_columns(child);
+            for fk in fks {
+                for c in &fk.columns {
+                    if !cols.contains(c) {
+                        cols.push(c.clone());
+                    }
+                }
+            }
+            let any = fks
+                .iter()
+                .map(|fk| self.matches(fk, &parent_of(fk)))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            let name = format!("h{}", scanned.len());
+            ctes.push(format!(
+                "{name} AS MATERIALIZED (SELECT {} FROM {} c WHERE {any})",
+                sql::columns(&cols, Some("c")),
+                table.sql_name,
+            ));
+            scanned.insert(child, name);
+        }
         let parts: Vec<(String, String)> = edges
             .iter()
             .enumerate()
             .map(|(i, fk)| {
-                let p = parents
-                    .iter()
-                    .position(|(t, _)| *t == fk.ref_table)
-                    .expect("every edge points at a parent table");
-                (i.to_string(), self.edge_query(fk, &format!("p{p}")))
+                let source = scanned.get(fk.table.as_str()).map(String::as_str);
+                (i.to_string(), self.edge_query(fk, &parent_of(fk), source))
             })
             .collect();
-        format!("WITH {ctes}\nSELECT {}::text", sql::labelled(&parts))
+        format!(
+            "WITH {}\nSELECT {}::text",
+            ctes.join(",\n"),
+            sql::labelled(&parts)
+        )
     }
 
-    /// Rows of `fk.table` referencing any row of the CTE `parents`.
-    fn edge_query(&self, fk: &ForeignKey, parents: &str) -> String {
+    /// `(c.cols) IN (…)`: a row of `fk.table` (as `c`) references a row of
+    /// the CTE `parents`.
+    fn matches(&self, fk: &ForeignKey, parents: &str) -> String {
         let child = self
             .catalog
             .table(&fk.table)
@@ -281,6 +334,19 @@ impl Walker<'_> {
             .map(|(rc, c)| format!("(e->>{})::{}", sql::literal(rc), child.type_of(c)))
             .collect::<Vec<_>>()
             .join(", ");
+        format!(
+            "({}) IN (SELECT {wanted} FROM {parents})",
+            sql::columns(&fk.columns, Some("c"))
+        )
+    }
+
+    /// Rows of `fk.table` referencing any row of the CTE `parents`, read from
+    /// the table itself or from `scanned`, a CTE of its candidate rows.
+    fn edge_query(&self, fk: &ForeignKey, parents: &str, scanned: Option<&str>) -> String {
+        let child = self
+            .catalog
+            .table(&fk.table)
+            .expect("foreign keys come from the catalog");
         let via = fk
             .columns
             .iter()
@@ -288,10 +354,10 @@ impl Walker<'_> {
             .collect::<Vec<_>>()
             .join(", ");
         format!(
-            "SELECT json_agg(({}::jsonb || jsonb_build_object('_via', json_build_array({via})))::json) FROM {} c WHERE ({}) IN (SELECT {wanted} FROM {parents})",
+            "SELECT json_agg(({}::jsonb || jsonb_build_object('_via', json_build_array({via})))::json) FROM {} c WHERE {}",
             self.fetch_object(&fk.table, "c"),
-            child.sql_name,
-            sql::columns(&fk.columns, Some("c")),
+            scanned.unwrap_or(&child.sql_name),
+            self.matches(fk, parents),
         )
     }
 }
@@ -461,6 +527,47 @@ mod tests {
             sql.contains("DELETE FROM \"audit\".\"story_events\""),
             "{sql}"
         );
+    }
+
+    /// Four foreign keys from `scenes` to `users` (none indexed in the app)
+    /// cost one scan of `scenes`, not four; a table without a primary key
+    /// (identified by ctid, which a CTE lacks) keeps a scan per edge.
+    #[test]
+    fn a_child_table_several_edges_read_is_scanned_once() {
+        let text = |names: &[&str]| names.iter().map(|n| column(n, "text")).collect::<Vec<_>>();
+        let by = ["published_by", "unpublished_by", "comic_published_by"];
+        let mut scene_cols = text(&["id", "chapter_id"]);
+        scene_cols.extend(text(&by));
+        let c = Catalog {
+            tables: [
+                ("users".to_string(), table("users", text(&["id"]), &["id"])),
+                ("scenes".to_string(), table("scenes", scene_cols, &["id"])),
+                ("marks".to_string(), table("marks", text(&["a", "b"]), &[])),
+            ]
+            .into(),
+            foreign_keys: by
+                .iter()
+                .map(|col| foreign_key("scenes", &[col], "users", "a"))
+                .chain(
+                    ["a", "b"]
+                        .iter()
+                        .map(|col| foreign_key("marks", &[col], "users", "a")),
+                )
+                .collect(),
+        };
+        let walker = Walker { catalog: &c };
+        let edges: Vec<&ForeignKey> = c.referencing("users").collect();
+        let mut row = Row::new();
+        row.insert("id".into(), "u1".into());
+        let frontier: BTreeMap<String, Vec<(Row, BTreeSet<Tag>)>> =
+            [("users".to_string(), vec![(row, BTreeSet::new())])].into();
+        let sql = walker.level_query(&edges, &frontier);
+        assert_eq!(sql.matches("FROM \"scenes\" c").count(), 1, "{sql}");
+        assert!(sql.contains(
+            "h0 AS MATERIALIZED (SELECT c.\"id\", c.\"published_by\", c.\"unpublished_by\", c.\"comic_published_by\" FROM \"scenes\" c WHERE (c.\"published_by\") IN"
+        ), "{sql}");
+        assert_eq!(sql.matches("FROM h0 c WHERE").count(), 3, "{sql}");
+        assert_eq!(sql.matches("FROM \"marks\" c WHERE").count(), 2, "{sql}");
     }
 
     #[test]
