@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::pure::catalog::Catalog;
+use crate::pure::catalog::{Catalog, ForeignKey};
 use crate::pure::dependents::Mode;
 use crate::pure::sql;
 
@@ -168,21 +168,40 @@ impl<'a> Sweep<'a> {
             .map(|t| self.create(t))
             .collect();
         for parent in gained {
+            // The edges from `parent` into one child table make one INSERT:
+            // a table several unindexed keys lead into (scenes' four to users
+            // in the app) is then scanned once, not once per key.
+            let mut by_child: BTreeMap<&str, Vec<&ForeignKey>> = BTreeMap::new();
             for fk in self
                 .catalog
                 .referencing(parent)
                 .filter(|fk| fk.drags_rows())
             {
-                let child = &fk.table;
+                by_child.entry(fk.table.as_str()).or_default().push(fk);
+            }
+            for (child, fks) in by_child {
                 let temp = &self.temps[child];
-                let wanted: Vec<String> = fk
-                    .ref_columns
+                let any = fks
                     .iter()
-                    .map(|c| {
-                        self.kept_as(parent, c)
-                            .expect("referenced columns are kept")
+                    .map(|fk| {
+                        let wanted: Vec<String> = fk
+                            .ref_columns
+                            .iter()
+                            .map(|c| {
+                                self.kept_as(parent, c)
+                                    .expect("referenced columns are kept")
+                            })
+                            .collect();
+                        format!(
+                            "({}) IN (SELECT {} FROM {} WHERE {LEVEL} = {})",
+                            sql::columns(&fk.columns, Some("c")),
+                            wanted.join(", "),
+                            self.temps[parent],
+                            level - 1,
+                        )
                     })
-                    .collect();
+                    .collect::<Vec<_>>()
+                    .join(" OR ");
                 let identity: Vec<(String, String)> = self
                     .kept(child)
                     .into_iter()
@@ -193,7 +212,7 @@ impl<'a> Sweep<'a> {
                     .map(|(s, k)| format!("d.{k} = c.{s}"))
                     .collect::<Vec<_>>()
                     .join(" AND ");
-                let kept = match (child.as_str(), self.kept_users.is_empty()) {
+                let kept = match (child, self.kept_users.is_empty()) {
                     ("users", false) => format!(
                         " AND c.\"id\"::text NOT IN (SELECT json_array_elements_text({}))",
                         sql::json(&serde_json::Value::from(self.kept_users.clone()))
@@ -201,13 +220,9 @@ impl<'a> Sweep<'a> {
                     _ => String::new(),
                 };
                 out.push(format!(
-                    "INSERT INTO {temp} SELECT {} FROM {} c WHERE ({}) IN (SELECT {} FROM {} WHERE {LEVEL} = {}) AND NOT EXISTS (SELECT 1 FROM {temp} d WHERE {same}){kept}",
+                    "INSERT INTO {temp} SELECT {} FROM {} c WHERE ({any}) AND NOT EXISTS (SELECT 1 FROM {temp} d WHERE {same}){kept}",
                     self.select_kept(child, "c", level),
                     self.catalog.sql_name(child),
-                    sql::columns(&fk.columns, Some("c")),
-                    wanted.join(", "),
-                    self.temps[parent],
-                    level - 1,
                 ));
             }
         }
