@@ -529,6 +529,16 @@ mod tests {
         );
     }
 
+    /// The walk's level over every edge into `parent`, from one row of it.
+    fn level_from_one_row(c: &Catalog, parent: &str) -> String {
+        let edges: Vec<&ForeignKey> = c.referencing(parent).collect();
+        let mut row = Row::new();
+        row.insert("id".into(), "r1".into());
+        let frontier: BTreeMap<String, Vec<(Row, BTreeSet<Tag>)>> =
+            [(parent.to_string(), vec![(row, BTreeSet::new())])].into();
+        Walker { catalog: c }.level_query(&edges, &frontier)
+    }
+
     /// Four foreign keys from `scenes` to `users` (none indexed in the app)
     /// cost one scan of `scenes`, not four; a table without a primary key
     /// (identified by ctid, which a CTE lacks) keeps a scan per edge.
@@ -555,13 +565,7 @@ mod tests {
                 )
                 .collect(),
         };
-        let walker = Walker { catalog: &c };
-        let edges: Vec<&ForeignKey> = c.referencing("users").collect();
-        let mut row = Row::new();
-        row.insert("id".into(), "u1".into());
-        let frontier: BTreeMap<String, Vec<(Row, BTreeSet<Tag>)>> =
-            [("users".to_string(), vec![(row, BTreeSet::new())])].into();
-        let sql = walker.level_query(&edges, &frontier);
+        let sql = level_from_one_row(&c, "users");
         assert_eq!(sql.matches("FROM \"scenes\" c").count(), 1, "{sql}");
         assert!(sql.contains(
             "h0 AS MATERIALIZED (SELECT c.\"id\", c.\"published_by\", c.\"unpublished_by\", c.\"comic_published_by\" FROM \"scenes\" c WHERE (c.\"published_by\") IN"
@@ -580,13 +584,7 @@ mod tests {
             .map(|t| (t.as_str(), "story_id", "stories"))
             .collect();
         let c = catalog(&names, &fks);
-        let walker = Walker { catalog: &c };
-        let edges: Vec<&ForeignKey> = c.referencing("stories").collect();
-        let mut row = Row::new();
-        row.insert("id".into(), "s1".into());
-        let frontier: BTreeMap<String, Vec<(Row, BTreeSet<Tag>)>> =
-            [("stories".to_string(), vec![(row, BTreeSet::new())])].into();
-        let sql = walker.level_query(&edges, &frontier);
+        let sql = level_from_one_row(&c, "stories");
         assert_eq!(
             sql.matches("AS MATERIALIZED").count(),
             1,
