@@ -5,7 +5,6 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest as _, Sha256};
-use std::fmt::Write as _;
 
 /// Every scope the app's API accepts. Only `*` is a wildcard in the app
 /// (`admin:all` is checked by a single admin route), so seeded keys must list
@@ -73,12 +72,7 @@ pub fn from_secret(secret: [u8; 32]) -> ApiKey {
 /// `api_keys.key_hash` for a plaintext key: lowercase hex SHA-256.
 #[must_use]
 pub fn key_hash(plaintext: &str) -> String {
-    Sha256::digest(plaintext.as_bytes())
-        .iter()
-        .fold(String::with_capacity(64), |mut hex, b| {
-            let _ = write!(hex, "{b:02x}");
-            hex
-        })
+    crate::pure::hex::hex(&Sha256::digest(plaintext.as_bytes()))
 }
 
 #[cfg(test)]

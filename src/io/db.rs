@@ -322,10 +322,7 @@ pub fn catalog_digest_query() -> String {
 /// The digest [`catalog_digest_query`] computes, of the answer as received.
 fn digest(text: &str) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::pure::hex::hex(&sha2::Sha256::digest(text.as_bytes()))
 }
 
 impl Db {

@@ -40,7 +40,7 @@ fn path(database: &str, queries: &str) -> Option<PathBuf> {
         .chain_update([0])
         .chain_update(queries.as_bytes())
         .finalize();
-    let name: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let name = crate::pure::hex::hex(&digest[..12]);
     Some(dir()?.join(format!("catalog-{name}.json")))
 }
 

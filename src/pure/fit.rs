@@ -353,7 +353,7 @@ impl Inference {
                 b.copy_from_slice(&d[..16]);
                 b[6] = (b[6] & 0x0f) | 0x40;
                 b[8] = (b[8] & 0x3f) | 0x80;
-                let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                let h = crate::pure::hex::hex(&b);
                 Value::String(format!(
                     "{}-{}-{}-{}-{}",
                     &h[..8],

@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::pure::catalog::Catalog;
 use crate::pure::fit;
 use crate::pure::fixture::{self, Accounts, Fixture};
+use crate::pure::hex::hex;
 use crate::pure::seedfile::SeedFile;
 use crate::pure::sql;
 
@@ -140,16 +141,6 @@ pub fn scene_hash(row: &fixture::Row) -> u128 {
         format!("{}:{}:{content}", text("id"), text("title")).as_bytes(),
     ));
     u128::from(u64::from_str_radix(&digest[..15], 16).unwrap_or(0))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    out
 }
 
 /// The same counts and checksum computed by the database, in one statement.

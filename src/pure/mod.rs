@@ -12,6 +12,7 @@ pub mod dependents;
 pub mod families;
 pub mod fit;
 pub mod fixture;
+pub mod hex;
 pub mod ids;
 pub mod load;
 pub mod plan;
