@@ -14,7 +14,7 @@ use crate::error::{ExitCode, Failure, Result};
 use crate::io::db::Db;
 use crate::pure::catalog::Catalog;
 use crate::pure::copy_binary::{self, Binary};
-use crate::pure::fixture::{Accounts, Fixture};
+use crate::pure::fixture::{Accounts, Fixture, Row};
 use crate::pure::load::{self, Generator, STREAMED, Summary, copy_line, scene_hash};
 use crate::pure::seedfile::SeedFile;
 use crate::pure::sql;
@@ -389,26 +389,6 @@ impl Sink {
         Ok(sink)
     }
 
-    /// Appends `row` of `table` in that table's format.
-    fn encode(
-        &self,
-        table: &str,
-        columns: &[String],
-        row: &crate::pure::fixture::Row,
-        out: &mut Vec<u8>,
-    ) -> Result<()> {
-        let Some(binary) = self.binary.get(table) else {
-            copy_line(columns, row, out);
-            return Ok(());
-        };
-        binary.row(columns, row, out).map_err(|what| {
-            Failure::new(
-                ExitCode::Database,
-                format!("a load-test row of {table} does not fit COPY's binary format ({what}) though the first story's rows did; nothing was committed; report this with the seed file"),
-            )
-        })
-    }
-
     /// Takes one story's rows: every table is counted; `layout`'s tables are
     /// spooled with their columns; the streamed table is sent in ~1 MiB chunks.
     fn story(&mut self, story: &Fixture, layout: &[(String, Vec<String>)]) -> Result<()> {
@@ -425,13 +405,16 @@ impl Sink {
                 }
                 if streamed {
                     let columns = &self.stream.as_ref().expect("streamed").1;
-                    let mut chunk = std::mem::take(&mut self.chunk);
-                    let encoded = self.encode(&t.table, columns, &row.values, &mut chunk);
-                    self.chunk = chunk;
-                    encoded?;
+                    encode(
+                        &self.binary,
+                        &t.table,
+                        columns,
+                        &row.values,
+                        &mut self.chunk,
+                    )?;
                 } else if let Some((name, columns)) = spooled {
                     line.clear();
-                    self.encode(name, columns, &row.values, &mut line)?;
+                    encode(&self.binary, name, columns, &row.values, &mut line)?;
                     self.summary.bytes += line.len() as u64;
                     let file = self
                         .files
@@ -468,6 +451,27 @@ impl Sink {
         self.summary.checksum = self.sum.to_string();
         Ok(self.summary)
     }
+}
+
+/// Appends `row` of `table` in that table's format: binary where `binary`
+/// has the table, else COPY text.
+fn encode(
+    binary: &BTreeMap<String, Binary>,
+    table: &str,
+    columns: &[String],
+    row: &Row,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let Some(binary) = binary.get(table) else {
+        copy_line(columns, row, out);
+        return Ok(());
+    };
+    binary.row(columns, row, out).map_err(|what| {
+        Failure::new(
+            ExitCode::Database,
+            format!("a load-test row of {table} does not fit COPY's binary format ({what}) though the first story's rows did; nothing was committed; report this with the seed file"),
+        )
+    })
 }
 
 /// What the database holds of the scale data owned by `account`.
