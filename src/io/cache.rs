@@ -9,7 +9,7 @@ use futures_util::future::try_join_all;
 use redis::aio::MultiplexedConnection;
 
 use crate::error::{ExitCode, Failure, Result};
-use crate::pure::chains::Chains;
+use crate::pure::chains::{Chains, Next};
 use crate::pure::families::Families;
 use crate::pure::redact;
 use crate::retry;
@@ -314,13 +314,13 @@ impl Cache {
                 (0..chains.count()).map(|i| walk(self.con.clone(), chains, i, pattern, drop_under)),
             )
             .await?;
-            let mut went_back = false;
+            let mut foreign = false;
             for w in walks {
                 self.commands += w.steps;
-                went_back |= w.went_back;
+                foreign |= w.foreign;
                 w.keys.into_iter().for_each(|(k, dropped)| take(k, dropped));
             }
-            if !went_back || chains == Chains::ONE {
+            if !foreign || chains == Chains::ONE {
                 return Ok(());
             }
             tracing::debug!("SCAN cursors here are not Redis' own; scanning with one chain");
@@ -382,8 +382,8 @@ struct Walk {
     /// Each candidate, with whether the step already removed it.
     keys: Vec<(String, bool)>,
     steps: u64,
-    /// A cursor came back from before the chain's share.
-    went_back: bool,
+    /// A cursor came back that is not Redis' ([`Next::Foreign`]).
+    foreign: bool,
 }
 
 /// Chain `i` of a pass. Each step is a script that SCANs until its time
@@ -406,8 +406,6 @@ async fn walk(
         tokio::time::sleep(SCRIPT_BUDGET * i).await;
     }
     let mut walk = Walk::default();
-    // Kept as text: a server's cursors need not be numbers (Kvrocks'),
-    // except where the pass is split and the chains read them.
     let mut cursor = chains.start(i).to_string();
     let mut scripted = true;
     loop {
@@ -450,21 +448,13 @@ async fn walk(
         };
         let dropped = scripted && drop_under.is_some();
         walk.keys.extend(keys.into_iter().map(|k| (k, dropped)));
-        let goes_on = match next.parse::<u64>() {
-            _ if chains == Chains::ONE => next != "0",
-            Ok(n) => {
-                walk.went_back = chains.went_back(i, n);
-                !walk.went_back && chains.continues(i, n)
+        match chains.after(i, &next) {
+            Next::Go => cursor = next,
+            Next::Done => return Ok(walk),
+            Next::Foreign => {
+                walk.foreign = true;
+                return Ok(walk);
             }
-            // Not a number: these cursors are not Redis'.
-            Err(_) => {
-                walk.went_back = true;
-                false
-            }
-        };
-        if !goes_on {
-            return Ok(walk);
         }
-        cursor = next;
     }
 }

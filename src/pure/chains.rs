@@ -6,10 +6,21 @@
 /// Keys one step covers within its time budget, about (BENCHMARKS.md).
 const KEYS_PER_STEP: u64 = 50_000;
 
-/// The most chains: enough to keep the server busy through a 100 ms round
+/// The most chains: enough to keep the server busy through a 120 ms round
 /// trip at 40 ms a step, few enough that the app's own commands still get in
 /// between ours.
 const MOST: u32 = 4;
+
+/// A chain's next move after a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Step again from the cursor.
+    Go,
+    /// The chain's share (or the keyspace) is done.
+    Done,
+    /// The cursor is not Redis': the pass should be walked again unsplit.
+    Foreign,
+}
 
 /// How many chains a pass runs (a power of two) and which cursors each owns:
 /// chain `i` of `n` starts where the counter (the cursor bit-reversed) reads
@@ -63,14 +74,31 @@ impl Chains {
         self.reversed(u64::from(i))
     }
 
+    /// What chain `i` does with the cursor a step answered. An unsplit pass
+    /// takes the cursor as the opaque text it is (Kvrocks' are not numbers);
+    /// a split one reads it, and one that is not a number, or comes before
+    /// the chain's share, means the server does not number cursors as Redis
+    /// does.
+    pub fn after(self, i: u32, cursor: &str) -> Next {
+        if self == Chains::ONE {
+            return if cursor == "0" { Next::Done } else { Next::Go };
+        }
+        match cursor.parse::<u64>() {
+            Ok(n) if self.went_back(i, n) => Next::Foreign,
+            Ok(n) if self.continues(i, n) => Next::Go,
+            Ok(_) => Next::Done,
+            Err(_) => Next::Foreign,
+        }
+    }
+
     /// Whether chain `i` goes on from `cursor` (0 ends every pass).
-    pub fn continues(self, i: u32, cursor: u64) -> bool {
+    fn continues(self, i: u32, cursor: u64) -> bool {
         cursor != 0 && self.owner(cursor) == i
     }
 
     /// Whether `cursor` comes before chain `i`'s share: the counter only
-    /// grows, so this means the server does not number cursors as Redis does.
-    pub fn went_back(self, i: u32, cursor: u64) -> bool {
+    /// grows, so it never does on Redis.
+    fn went_back(self, i: u32, cursor: u64) -> bool {
         cursor != 0 && self.owner(cursor) < i
     }
 
@@ -130,6 +158,13 @@ mod tests {
         assert!(!four.went_back(2, 0b111));
         assert!(Chains::ONE.continues(0, 12345));
         assert_eq!(Chains::ONE.start(0), 0);
+        assert_eq!(four.after(0, "4"), Next::Go);
+        assert_eq!(four.after(0, "2"), Next::Done);
+        assert_eq!(four.after(3, "0"), Next::Done);
+        assert_eq!(four.after(2, "4"), Next::Foreign);
+        assert_eq!(four.after(1, "abc"), Next::Foreign);
+        assert_eq!(Chains::ONE.after(0, "abc"), Next::Go);
+        assert_eq!(Chains::ONE.after(0, "0"), Next::Done);
     }
 
     /// Walks a table of `size` buckets the way Redis' dictScan does and
