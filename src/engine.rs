@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::config::Config;
 use crate::error::{ExitCode, Failure, Result};
 use crate::io::cache::Cache;
-use crate::io::db::{Db, Limits, catalog_digest_query, users_query};
+use crate::io::db::{Db, Limits, users_query};
 use crate::io::hint::{self, Hint};
 use crate::io::sweep::Swept;
 use crate::io::walk::Ahead;
@@ -186,7 +186,12 @@ pub async fn inspect(
     emails.sort();
     crate::steps::done("connect", &format!("PostgreSQL at {}", db.shown), started);
     let started = std::time::Instant::now();
-    let queries = format!("{}; {}", crate::pure::catalog::QUERY, users_query(&emails));
+    let queries = format!(
+        "{}; {}; {}",
+        crate::pure::catalog::VERSION,
+        crate::pure::catalog::QUERY,
+        users_query(&emails)
+    );
     let remembered = g
         .catalog_hint
         .then(|| hint::load(&db.shown, &queries))
@@ -207,7 +212,7 @@ pub async fn inspect(
             let read = db.catalog_and_users(&emails).await?;
             let hint = Hint {
                 catalog: read.raw,
-                digest: read.digest,
+                version: read.version,
                 users: read.users.clone(),
             };
             hint::store(&db.shown, &queries, &hint);
@@ -361,13 +366,13 @@ impl Session {
             "SET LOCAL statement_timeout = {}; SET LOCAL jit = off",
             g.statement_timeout.as_millis()
         );
-        // A remembered catalog is checked in this batch (its digest, read
+        // A remembered catalog is checked in this batch (its version, read
         // afresh), before the reads built from it: their answers count only
         // once it is confirmed.
         let check = self.unconfirmed.take();
         let mut reads: Vec<String> = Vec::new();
         if let Some(u) = &check {
-            reads.push(catalog_digest_query());
+            reads.push(crate::pure::catalog::VERSION.to_string());
             if !u.hint.users.is_null() {
                 reads.push(users_query(&u.emails));
             }
@@ -399,7 +404,7 @@ impl Session {
                 if f.code != ExitCode::LockTimeout {
                     // Reads built on a stale catalog fail in many ways (a
                     // dropped column, a narrower type, a new check), all
-                    // before its digest is read: whatever failed, a fresh
+                    // before its version is read: whatever failed, a fresh
                     // catalog decides. A lost connection is not the
                     // catalog's doing, and is reported as it is.
                     let stale = hinted && f.code != ExitCode::Connect;
@@ -415,7 +420,7 @@ impl Session {
             })?;
         let mut answers = std::collections::VecDeque::from(answers);
         if let Some(u) = check {
-            let digest = answers.pop_front().unwrap_or(Value::Null);
+            let version = answers.pop_front().unwrap_or(Value::Null);
             let users = if !u.hint.users.is_null() {
                 answers.pop_front().unwrap_or(Value::Null)
             } else {
@@ -428,7 +433,7 @@ impl Session {
                 resolve_accounts(&self.file, &users, u.adoption, &mut notes)
                     .is_ok_and(|a| a == self.fixture.accounts)
             };
-            if digest != u.hint.digest.as_str() || (users != u.hint.users && !same_accounts()) {
+            if version != u.hint.version.as_str() || (users != u.hint.users && !same_accounts()) {
                 return Err(Failure::schema(format!(
                     "the schema or the accounts of {shown} changed since this machine last read them; nothing was written: run the command again"
                 ))

@@ -155,11 +155,67 @@ fn hints_are_kept_only_where_they_can_be_and_a_damaged_one_is_ignored() {
     // the check and costs a second attempt.
     std::fs::write(
         &kept,
-        "{\"catalog\": {\"tables\": [], \"foreign_keys\": []}, \"digest\": \"0\", \"users\": []}",
+        "{\"catalog\": {\"tables\": [], \"foreign_keys\": []}, \"version\": \"0\", \"users\": []}",
     )
     .unwrap();
     env.sql("UPDATE scenes SET title = title || '!' WHERE id = (SELECT min(id) FROM scenes)");
     let report = env.run_with(&["seed", "--json"], &own).expect(0).json();
     assert_eq!(report["round_trips"], 3, "{report}");
     env.run_with(&["verify", "--quiet"], &own).expect(0);
+}
+
+/// The remembered catalog is confirmed by the catalog's version, a stamp of
+/// the catalog rows' versions, not by building the catalog again: every kind
+/// of DDL the catalog can see must move it, and what leaves the catalog as it
+/// is (data, statistics, vacuums) must not.
+#[test]
+fn every_change_the_catalog_can_see_moves_its_version_and_nothing_else_does() {
+    let env = TestEnv::new();
+    // Whether the run ends well is beside the point (a NOT NULL domain on a
+    // column the fixture does not write stops it): only how it read.
+    let started_over = |env: &TestEnv| {
+        env.run(&["seed", "-v"])
+            .stderr()
+            .contains("starting over without the remembered catalog")
+    };
+    env.run(&["seed"]).expect(0);
+    for change in [
+        "ALTER TABLE scenes ADD COLUMN mood text",
+        "ALTER TABLE scenes ALTER COLUMN mood SET DEFAULT 'calm'",
+        "UPDATE scenes SET mood = 'calm'; ALTER TABLE scenes ALTER COLUMN mood SET NOT NULL",
+        "ALTER TYPE tone ADD VALUE 'wry'",
+        "CREATE DOMAIN short_text AS text; ALTER TABLE scenes ALTER COLUMN mood TYPE short_text",
+        "ALTER DOMAIN short_text SET DEFAULT 'calm'",
+        "ALTER TYPE short_text RENAME TO brief_text",
+        "CREATE UNIQUE INDEX scenes_id_mood ON scenes (id, mood)",
+        "CREATE TABLE moods (name text PRIMARY KEY); INSERT INTO moods VALUES ('calm')",
+        "ALTER TABLE scenes ADD CONSTRAINT scenes_mood_fk FOREIGN KEY (mood) REFERENCES moods (name)",
+        "ALTER TABLE scenes DROP CONSTRAINT scenes_mood_fk, ADD CONSTRAINT scenes_mood_fk \
+         FOREIGN KEY (mood) REFERENCES moods (name) ON DELETE CASCADE",
+        "ALTER TABLE scenes RENAME COLUMN mood TO feeling",
+        "CREATE SCHEMA side; ALTER TABLE moods SET SCHEMA side",
+    ] {
+        assert!(!started_over(&env), "unsettled before: {change}");
+        env.script(change);
+        assert!(started_over(&env), "the version did not move: {change}");
+    }
+    for still in [
+        "UPDATE scenes SET title = title || '!' WHERE id = (SELECT min(id) FROM scenes)",
+        "ANALYZE",
+        "VACUUM scenes",
+        "INSERT INTO side.moods VALUES ('grim')",
+    ] {
+        env.script(still);
+        assert!(!started_over(&env), "the version moved: {still}");
+    }
+    assert_eq!(
+        env.count("SELECT count(*) FROM scenes WHERE feeling = 'calm'"),
+        45
+    );
+    // Last, as it leaves the fixture unwritable.
+    env.sql("ALTER DOMAIN brief_text SET NOT NULL");
+    assert!(
+        started_over(&env),
+        "the version did not move: domain NOT NULL"
+    );
 }

@@ -299,30 +299,14 @@ pub fn users_query(emails: &[String]) -> String {
 /// to finish the polite close, and far less than a remote round trip.
 const CLOSE_WAIT: Duration = Duration::from_millis(10);
 
-/// The catalog as read: its answer, that answer's digest (see
-/// [`catalog_digest_query`]), the catalog, and the accounts (`null` without
-/// a users table).
+/// The catalog as read: its answer, its version (see
+/// [`crate::pure::catalog::VERSION`]), the catalog, and the accounts (`null`
+/// without a users table).
 pub struct CatalogRead {
     pub raw: Value,
-    pub digest: String,
+    pub version: String,
     pub catalog: Catalog,
     pub users: Value,
-}
-
-/// A query answering the hex SHA-256 of the catalog query's answer, as a JSON
-/// string: a remembered catalog is confirmed by its digest, so confirming it
-/// costs 64 bytes however large the schema.
-pub fn catalog_digest_query() -> String {
-    format!(
-        "SELECT to_json(encode(sha256(convert_to(q.v, 'UTF8')), 'hex'))::text FROM ({}) q(v)",
-        crate::pure::catalog::QUERY
-    )
-}
-
-/// The digest [`catalog_digest_query`] computes, of the answer as received.
-fn digest(text: &str) -> String {
-    use sha2::Digest;
-    crate::pure::hex::hex(&sha2::Sha256::digest(text.as_bytes()))
 }
 
 impl Db {
@@ -330,21 +314,24 @@ impl Db {
     /// [`users_query`]) in one round trip. Without a `users` table that
     /// batch fails, and the catalog is read alone: there are no accounts.
     pub async fn catalog_and_users(&mut self, emails: &[String]) -> Result<CatalogRead> {
+        use crate::pure::catalog::{QUERY, VERSION};
         let users = users_query(emails);
-        let both = format!("{}; {users}", crate::pure::catalog::QUERY);
-        let (text, found) = match self.texts(both, 2, 2).await {
-            Ok(texts) if texts.len() == 2 => {
-                (texts[0].clone(), Some(self.parse(texts[1].as_deref())?))
+        // The version is read first: DDL that lands between the two
+        // statements makes the next run's version differ and read afresh,
+        // where the other order would confirm a catalog older than its stamp.
+        let all = format!("{VERSION}; {QUERY}; {users}");
+        let (mut texts, found) = match self.texts(all, 3, 3).await {
+            Ok(mut texts) if texts.len() == 3 => {
+                let found = self.parse(texts.pop().flatten().as_deref())?;
+                (texts, Some(found))
             }
             // Read apart, each failure is its own: no table means no
             // accounts, while a users table that cannot be read stops the run.
-            _ => {
-                let mut texts = self.texts(crate::pure::catalog::QUERY.into(), 1, 1).await?;
-                (texts.pop().flatten(), None)
-            }
+            _ => (self.texts(format!("{VERSION}; {QUERY}"), 2, 2).await?, None),
         };
+        let text = texts.pop().flatten();
+        let version = self.parse(texts.pop().flatten().as_deref())?;
         let raw = self.parse(text.as_deref())?;
-        let text = text.unwrap_or_default();
         let catalog = Catalog::from_json(&raw)?;
         // The table the catalog knows as `users`, not one further down the search path.
         let users = match found {
@@ -354,7 +341,7 @@ impl Db {
         };
         Ok(CatalogRead {
             raw,
-            digest: digest(&text),
+            version: version.as_str().unwrap_or_default().to_string(),
             catalog,
             users,
         })

@@ -9,13 +9,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// What a run read before its transaction: the catalog query's answer, its
-/// digest (`io::db::catalog_digest_query`), and the accounts query's answer
+/// What a run read before its transaction: the catalog query's answer, the
+/// catalog's version (`pure::catalog::VERSION`), and the accounts query's answer
 /// (`null` when the catalog had no users table).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hint {
     pub catalog: Value,
-    pub digest: String,
+    pub version: String,
     pub users: Value,
 }
 

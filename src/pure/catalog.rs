@@ -122,20 +122,31 @@ struct Raw {
     foreign_keys: Option<Vec<ForeignKey>>,
 }
 
-/// The one statement that reads the catalog.
-pub const QUERY: &str = r#"
-WITH rels AS (
-  SELECT c.oid, c.relkind = 'p' AS partitioned,
-    CASE WHEN n.nspname = current_schema() THEN c.relname::text
-         ELSE n.nspname || '.' || c.relname END AS relname,
-    quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS sql_name
-  FROM pg_class c
+/// The tables the catalog covers, as the end of a query over `pg_class c`:
+/// [`QUERY`] reads them and [`VERSION`] stamps the same ones.
+macro_rules! user_tables {
+    () => {
+        r#"FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
   -- Every user schema: a foreign key from a schema off the search_path
   -- blocks a delete just the same. Partitions are reached through their parent.
   WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
     AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
-    AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+    AND c.relkind IN ('r', 'p') AND NOT c.relispartition"#
+    };
+}
+
+/// The one statement that reads the catalog.
+pub const QUERY: &str = concat!(
+    r#"
+WITH rels AS (
+  SELECT c.oid, c.relkind = 'p' AS partitioned,
+    CASE WHEN n.nspname = current_schema() THEN c.relname::text
+         ELSE n.nspname || '.' || c.relname END AS relname,
+    quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS sql_name
+  "#,
+    user_tables!(),
+    r#"
 ),
 cols AS (
   SELECT a.attrelid, json_agg(json_build_object(
@@ -192,7 +203,57 @@ SELECT json_build_object(
     JOIN rels pa ON pa.oid = con.confrelid
     WHERE con.contype = 'f' AND con.conparentid = 0)
 )::text
-"#;
+"#
+);
+
+/// The catalog's version, as a JSON string: a digest of the search path and
+/// of the key and row version (`xmin`) of every catalog row [`QUERY`]'s answer
+/// depends on. DDL that changes that answer writes one of those rows, and a
+/// written row gets a new `xmin`; statistics and vacuums update rows in place
+/// and leave it. So a remembered catalog is confirmed without building the
+/// catalog again, which on a wide schema costs the server several times more
+/// than these scans. Some DDL moves the version and not the answer (a new
+/// schema, a column's statistics target): that costs one fresh read, never a
+/// wrong one.
+pub const VERSION: &str = concat!(
+    r#"
+WITH rels AS (SELECT c.oid, c.xmin "#,
+    user_tables!(),
+    r#"),
+used AS (
+  SELECT DISTINCT a.atttypid AS oid FROM pg_attribute a JOIN rels r ON r.oid = a.attrelid
+  WHERE a.attnum > 0
+),
+types AS (
+  SELECT t.oid, t.xmin FROM pg_type t
+  WHERE t.oid IN (SELECT oid FROM used)
+     OR t.oid IN (SELECT d.typbasetype FROM pg_type d JOIN used u ON u.oid = d.oid)
+),
+stamped(i, k, x) AS (
+  SELECT 1, n.oid::bigint, n.xmin FROM pg_namespace n
+  WHERE n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
+  UNION ALL SELECT 2, r.oid::bigint, r.xmin FROM rels r
+  UNION ALL SELECT 3, a.attrelid::bigint * 65536 + a.attnum, a.xmin
+  FROM pg_attribute a JOIN rels r ON r.oid = a.attrelid WHERE a.attnum > 0
+  UNION ALL SELECT 4, t.oid::bigint, t.xmin FROM types t
+  UNION ALL SELECT 5, e.oid::bigint, e.xmin FROM pg_enum e
+  WHERE e.enumtypid IN (SELECT oid FROM types)
+  UNION ALL SELECT 6, i.indexrelid::bigint, i.xmin
+  FROM pg_index i JOIN rels r ON r.oid = i.indrelid WHERE i.indisunique
+  UNION ALL SELECT 7, con.oid::bigint, con.xmin
+  FROM pg_constraint con JOIN rels r ON r.oid = con.conrelid WHERE con.contype = 'f'
+),
+-- A count and a sum of hashes per kind of row: no sort, and a row added,
+-- removed or rewritten changes the sum but for a 1 in 2^64 chance.
+kinds AS (
+  SELECT i, count(*) || ' ' || sum(hashint8extended(k, x::text::bigint)::numeric) AS part
+  FROM stamped GROUP BY i
+)
+SELECT to_json(encode(sha256(convert_to(
+  current_schemas(true)::text || (SELECT string_agg(i || ' ' || part, ';' ORDER BY i) FROM kinds),
+  'UTF8')), 'hex'))::text
+"#
+);
 
 impl Catalog {
     /// The catalog from the answer to [`QUERY`].
