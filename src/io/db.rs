@@ -316,21 +316,28 @@ impl Db {
     pub async fn catalog_and_users(&mut self, emails: &[String]) -> Result<CatalogRead> {
         use crate::pure::catalog::{QUERY, VERSION};
         let users = users_query(emails);
-        // The version is read first: DDL that lands between the two
-        // statements makes the next run's version differ and read afresh,
-        // where the other order would confirm a catalog older than its stamp.
-        let all = format!("{VERSION}; {QUERY}; {users}");
-        let (mut texts, found) = match self.texts(all, 3, 3).await {
-            Ok(mut texts) if texts.len() == 3 => {
-                let found = self.parse(texts.pop().flatten().as_deref())?;
-                (texts, Some(found))
+        // One statement, so the version and the catalog come from one
+        // snapshot: a stamp newer than the catalog would confirm it wrongly.
+        let both = format!("SELECT ({VERSION}), ({QUERY})");
+        let (row, found) = match self.batch(format!("{both}; {users}"), 2).await {
+            Ok(mut rows) if rows.len() == 2 => {
+                let found: Option<String> = rows[1].try_get(0).map_err(|e| self.failure(&e))?;
+                (rows.swap_remove(0), Some(self.parse(found.as_deref())?))
             }
             // Read apart, each failure is its own: no table means no
             // accounts, while a users table that cannot be read stops the run.
-            _ => (self.texts(format!("{VERSION}; {QUERY}"), 2, 2).await?, None),
+            _ => {
+                let mut rows = self.batch(both, 1).await?;
+                let row = rows.pop().ok_or_else(|| {
+                    crate::error::unexpected(&self.shown, "no row for the catalog")
+                })?;
+                (row, None)
+            }
         };
-        let text = texts.pop().flatten();
-        let version = self.parse(texts.pop().flatten().as_deref())?;
+        let text =
+            |i: usize| -> Result<Option<String>> { row.try_get(i).map_err(|e| self.failure(&e)) };
+        let version = self.parse(text(0)?.as_deref())?;
+        let text = text(1)?;
         let raw = self.parse(text.as_deref())?;
         let catalog = Catalog::from_json(&raw)?;
         // The table the catalog knows as `users`, not one further down the search path.
