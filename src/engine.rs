@@ -360,7 +360,7 @@ impl Session {
         let write = access == Access::Write;
         let started = std::time::Instant::now();
         // JIT compiling costs tens of milliseconds and the planner's row
-        // guesses for json_populate_recordset invite it; these statements
+        // guesses for json_to_recordset invite it; these statements
         // are small, so it never pays.
         let statement = format!(
             "SET LOCAL statement_timeout = {}; SET LOCAL jit = off",
@@ -377,7 +377,11 @@ impl Session {
                 reads.push(users_query(&u.emails));
             }
         }
-        reads.push(snapshot::query(&self.fixture, &self.file.counter));
+        reads.push(snapshot::query(
+            &self.fixture,
+            &self.catalog,
+            &self.file.counter,
+        ));
         let walker = Walker {
             catalog: &self.catalog,
         };

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::auth::password;
-use crate::pure::catalog::Catalog;
+use crate::pure::catalog::{Catalog, Table};
 use crate::pure::dependents::{self, Doomed};
 use crate::pure::fixture::{Fixture, FixtureRow, Row, TableRows, Tag};
 use crate::pure::snapshot::Snapshot;
@@ -123,7 +123,7 @@ impl Plan {
                 .map(|w| Value::Object(w.values.clone()))
                 .collect();
             if !data.is_empty() {
-                out.push(upsert(&tp.table, &tp.shape, data));
+                out.push(upsert(&tp.table, catalog.table(&tp.table), &tp.shape, data));
             }
         }
         out
@@ -228,10 +228,10 @@ fn drifted(rows: &TableRows, row: &FixtureRow, desired: &Row, actual: &Row) -> V
         .collect()
 }
 
-/// `INSERT … SELECT FROM json_populate_recordset … ON CONFLICT DO UPDATE` of
+/// `INSERT … SELECT FROM json_to_recordset … ON CONFLICT DO UPDATE` of
 /// `data` (rows of `table`): owned columns are restored, unowned ones left as
 /// they are.
-fn upsert(table: &str, shape: &Shape, data: Vec<Value>) -> String {
+fn upsert(table: &str, types: Option<&Table>, shape: &Shape, data: Vec<Value>) -> String {
     let mut columns = shape.columns.clone();
     for row in data.iter().filter_map(Value::as_object) {
         for c in row.keys() {
@@ -257,10 +257,10 @@ fn upsert(table: &str, shape: &Shape, data: Vec<Value>) -> String {
     sql::counted(
         table,
         &format!(
-            "INSERT INTO {t} ({cols}) SELECT {cols} FROM json_populate_recordset(NULL::{t}, {data}) ON CONFLICT ({key}) {on_conflict}",
+            "INSERT INTO {t} ({cols}) SELECT {cols} FROM {rows} ON CONFLICT ({key}) {on_conflict}",
             t = sql::ident(table),
             cols = sql::columns(&columns, None),
-            data = sql::json(&Value::Array(data)),
+            rows = sql::typed_rows(true, &sql::json(&Value::Array(data)), types, &columns),
             key = sql::columns(&shape.key, None),
         ),
     )

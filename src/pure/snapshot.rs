@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::pure::catalog::Catalog;
 use crate::pure::fixture::{Fixture, Row, key_string};
 use crate::pure::seedfile::CounterSpec;
 use crate::pure::sql;
@@ -26,7 +27,7 @@ pub struct Snapshot {
 const ECHOED: [&str; 2] = ["title", "updated_at"];
 
 /// The SELECT that reads the state; pure, so dry runs and tests can show it.
-pub fn query(fixture: &Fixture, counters: &[CounterSpec]) -> String {
+pub fn query(fixture: &Fixture, catalog: &Catalog, counters: &[CounterSpec]) -> String {
     let mut parts = Vec::new();
     for t in &fixture.tables {
         let rows: Vec<Value> = t
@@ -111,11 +112,12 @@ pub fn query(fixture: &Fixture, counters: &[CounterSpec]) -> String {
                  WHEN {same} THEN json_build_array(json_build_object({key}), {unowned}, true) \
                  ELSE json_build_array(to_json(d), to_json(t)) END), '[]'::json) \
                  FROM json_array_elements({rows}) s(j) \
-                 CROSS JOIN LATERAL json_populate_record(NULL::{table}, s.j) d \
+                 CROSS JOIN LATERAL {desired} \
                  LEFT JOIN {table} t ON {join}",
                 first = sql::ident(&t.key[0]),
                 table = sql::ident(&t.table),
                 rows = sql::json(&Value::Array(rows)),
+                desired = sql::typed_rows(false, "s.j", catalog.table(&t.table), &t.columns()),
             ),
         ));
     }

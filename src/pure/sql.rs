@@ -5,6 +5,8 @@
 
 use serde_json::Value;
 
+use crate::pure::catalog::Table;
+
 /// `"name"` with embedded quotes doubled.
 pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -40,6 +42,30 @@ pub fn columns(names: &[String], alias: Option<&str>) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `json_to_record(<source>) AS d("a" type_a, …)` (`json_to_recordset` when
+/// `set`): `columns` typed as `table` has them. Only those columns are built,
+/// so a constraint on a column the rows do not carry (a NOT NULL domain) is
+/// never checked against a NULL, as it would be in the table's whole row type.
+pub fn typed_rows(set: bool, source: &str, table: Option<&Table>, columns: &[String]) -> String {
+    let typed = columns
+        .iter()
+        .map(|c| {
+            let column = table.and_then(|t| t.column(c));
+            // Fitting keeps only columns the table has; text is what a
+            // JSON field is when nothing says otherwise.
+            let sql_type = column.map_or("text", |c| c.sql_type.as_str());
+            format!("{} {sql_type}", ident(c))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let function = if set {
+        "json_to_recordset"
+    } else {
+        "json_to_record"
+    };
+    format!("{function}({source}) AS d({typed})")
 }
 
 /// `(SELECT (e->>'a')::type_a, ... FROM json_array_elements(<rows>) e)`: the
