@@ -1,7 +1,8 @@
 //! The catalog and accounts the last run read from a database, remembered on
 //! disk so that the next run can build its reads at once and send them in the
-//! same round trip as the fresh catalog that confirms them. A copy that
-//! disagrees with the fresh one costs a second attempt, never a wrong answer.
+//! same round trip as the catalog's version and the accounts that confirm
+//! them. A copy the server disagrees with costs a second attempt, never a
+//! wrong answer.
 
 use std::path::PathBuf;
 

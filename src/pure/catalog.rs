@@ -207,47 +207,69 @@ SELECT json_build_object(
 );
 
 /// The catalog's version, as a JSON string: a digest of the search path and
-/// of the key and row version (`xmin`) of every catalog row [`QUERY`]'s answer
-/// depends on. DDL that changes that answer writes one of those rows, and a
-/// written row gets a new `xmin`; statistics and vacuums update rows in place
-/// and leave it. So a remembered catalog is confirmed without building the
-/// catalog again, which on a wide schema costs the server several times more
-/// than these scans. Some DDL moves the version and not the answer (a new
-/// schema, a column's statistics target): that costs one fresh read, never a
-/// wrong one.
+/// of every catalog field [`QUERY`]'s answer is built from (names, types as
+/// `format_type` spells them under this search path, flags, enum labels,
+/// unique keys, foreign keys), so two databases with the same version give
+/// the same answer, whatever history (a restored snapshot, a branch reset to
+/// its parent, a fresh `initdb`) led there. Each row is hashed where it lies
+/// and the hashes are summed per kind of row: a fraction of the cost of
+/// building the catalog's JSON again, which on a wide schema is several
+/// times these scans. Some DDL moves the version and not the answer (a
+/// unique index on an expression): that costs one fresh read, never a wrong
+/// one.
 pub const VERSION: &str = concat!(
     r#"
-WITH rels AS (SELECT c.oid, c.xmin "#,
+WITH rels AS (SELECT c.oid, c.relname, c.relkind, n.nspname "#,
     user_tables!(),
     r#"),
 used AS (
-  SELECT DISTINCT a.atttypid AS oid FROM pg_attribute a JOIN rels r ON r.oid = a.attrelid
-  WHERE a.attnum > 0
+  SELECT DISTINCT a.atttypid AS oid, a.atttypmod AS typmod
+  FROM pg_attribute a JOIN rels r ON r.oid = a.attrelid WHERE a.attnum > 0
 ),
 types AS (
-  SELECT t.oid, t.xmin FROM pg_type t
+  SELECT t.oid, t.typtype, t.typbasetype, t.typtypmod, t.typnotnull,
+    t.typdefault IS NOT NULL AS has_default
+  FROM pg_type t
   WHERE t.oid IN (SELECT oid FROM used)
      OR t.oid IN (SELECT d.typbasetype FROM pg_type d JOIN used u ON u.oid = d.oid)
 ),
-stamped(i, k, x) AS (
-  SELECT 1, n.oid::bigint, n.xmin FROM pg_namespace n
-  WHERE n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
-  UNION ALL SELECT 2, r.oid::bigint, r.xmin FROM rels r
-  UNION ALL SELECT 3, a.attrelid::bigint * 65536 + a.attnum, a.xmin
+-- One 64-bit hash per row, seeded with the row's key so that two rows
+-- trading contents still change the sum.
+hashed(i, h) AS (
+  SELECT 1, hashtextextended(concat_ws(' ', r.relname, r.relkind, r.nspname), r.oid::bigint)
+  FROM rels r
+  UNION ALL SELECT 2, hashtextextended(a.attname::text, hashint8extended(
+      (a.atttypid::bigint << 32) | (a.atttypmod::bigint & 4294967295),
+      -- PostgreSQL's bit operators share one precedence: every shift bracketed.
+      hashint8extended(a.attnotnull::int | (a.atthasdef::int << 1) | (a.attisdropped::int << 2)
+          | (ascii(a.attidentity::text) << 8) | (ascii(a.attgenerated::text) << 16),
+        (a.attrelid::bigint << 16) | a.attnum)))
   FROM pg_attribute a JOIN rels r ON r.oid = a.attrelid WHERE a.attnum > 0
-  UNION ALL SELECT 4, t.oid::bigint, t.xmin FROM types t
-  UNION ALL SELECT 5, e.oid::bigint, e.xmin FROM pg_enum e
-  WHERE e.enumtypid IN (SELECT oid FROM types)
-  UNION ALL SELECT 6, i.indexrelid::bigint, i.xmin
+  UNION ALL SELECT 3, hashtextextended(
+      concat_ws(' ', t.typtype, t.typbasetype, t.typtypmod, t.typnotnull, t.has_default),
+      t.oid::bigint)
+  FROM types t
+  -- Type names as the answer spells them: a type of the same name earlier
+  -- on the search path changes these without touching the type's own row.
+  UNION ALL SELECT 4, hashtextextended(format_type(u.oid, u.typmod),
+      (u.oid::bigint << 32) | (u.typmod::bigint & 4294967295))
+  FROM used u
+  UNION ALL SELECT 4, hashtextextended(format_type(t.typbasetype, t.typtypmod), ~t.oid::bigint)
+  FROM types t WHERE t.typtype = 'd'
+  UNION ALL SELECT 5, hashtextextended(e.enumlabel::text || ' ' || e.enumsortorder,
+      e.enumtypid::bigint)
+  FROM pg_enum e WHERE e.enumtypid IN (SELECT oid FROM types)
+  UNION ALL SELECT 6, hashtextextended(concat_ws(' ', i.indrelid, i.indkey, i.indisprimary,
+      i.indexprs IS NULL, i.indpred IS NULL), 0)
   FROM pg_index i JOIN rels r ON r.oid = i.indrelid WHERE i.indisunique
-  UNION ALL SELECT 7, con.oid::bigint, con.xmin
+  UNION ALL SELECT 7, hashtextextended(concat_ws(' ', con.conrelid, con.confrelid, con.conname,
+      con.confdeltype, con.conkey, con.confkey, con.conparentid), 0)
   FROM pg_constraint con JOIN rels r ON r.oid = con.conrelid WHERE con.contype = 'f'
 ),
--- A count and a sum of hashes per kind of row: no sort, and a row added,
--- removed or rewritten changes the sum but for a 1 in 2^64 chance.
+-- A count and a sum per kind: no sort, and a row added, removed or
+-- changed moves the sum but for a 1 in 2^64 chance.
 kinds AS (
-  SELECT i, count(*) || ' ' || sum(hashint8extended(k, x::text::bigint)::numeric) AS part
-  FROM stamped GROUP BY i
+  SELECT i, count(*) || ' ' || sum(h::numeric) AS part FROM hashed GROUP BY i
 )
 SELECT to_json(encode(sha256(convert_to(
   current_schemas(true)::text || (SELECT string_agg(i || ' ' || part, ';' ORDER BY i) FROM kinds),

@@ -1,7 +1,7 @@
 //! What the database holds for the fixture, read in one statement: every
-//! fixture row passed through the table's own row type (the row as
-//! PostgreSQL would store it) and compared on the server with the row as it
-//! is, plus the real row counts behind each denormalised counter. Only rows
+//! fixture row's columns cast to the catalog's types (the values as
+//! PostgreSQL would store them) and compared on the server with the row as
+//! it is, plus the real row counts behind each denormalised counter. Only rows
 //! that differ come back whole, so the answer stays small however large the
 //! fixture's rows are.
 
