@@ -170,9 +170,11 @@ cols AS (
 ),
 uniq AS (
   SELECT i.indrelid,
+    -- Ordered by content, not by where the index rows happen to lie.
     json_agg((SELECT json_agg(a.attname ORDER BY k.ord)
               FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
-              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum)) AS unique_sets,
+              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum)
+             ORDER BY i.indkey::text) AS unique_sets,
     (array_agg((SELECT json_agg(a.attname ORDER BY k.ord)
               FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum))
@@ -206,10 +208,10 @@ SELECT json_build_object(
 "#
 );
 
-/// The catalog's version, as a JSON string: a digest of the search path and
-/// of every catalog field [`QUERY`]'s answer is built from (names, types as
-/// `format_type` spells them under this search path, flags, enum labels,
-/// unique keys, foreign keys), so two databases with the same version give
+/// The catalog's version, as a JSON string: a digest of everything [`QUERY`]'s
+/// answer is built from (the session's schema, search path and quoting, and
+/// the catalog's names, types as `format_type` spells them under that path,
+/// flags, enum labels, unique keys, foreign keys), so two databases with the same version give
 /// the same answer, whatever history (a restored snapshot, a branch reset to
 /// its parent, a fresh `initdb`) led there. Each row is hashed where it lies
 /// and the hashes are summed per kind of row: a fraction of the cost of
@@ -234,9 +236,12 @@ types AS (
      OR t.oid IN (SELECT d.typbasetype FROM pg_type d JOIN used u ON u.oid = d.oid)
 ),
 -- One 64-bit hash per row, seeded with the row's key so that two rows
--- trading contents still change the sum.
+-- trading contents still change the sum. A name is hashed on its own, with
+-- the rest as the seed: joined by a separator, names holding it could make
+-- two rows read the same.
 hashed(i, h) AS (
-  SELECT 1, hashtextextended(concat_ws(' ', r.relname, r.relkind, r.nspname), r.oid::bigint)
+  SELECT 1, hashtextextended(r.relname::text, hashtextextended(r.nspname::text,
+      (r.oid::bigint << 8) | ascii(r.relkind::text)))
   FROM rels r
   UNION ALL SELECT 2, hashtextextended(a.attname::text, hashint8extended(
       (a.atttypid::bigint << 32) | (a.atttypmod::bigint & 4294967295),
@@ -256,14 +261,14 @@ hashed(i, h) AS (
   FROM used u
   UNION ALL SELECT 4, hashtextextended(format_type(t.typbasetype, t.typtypmod), ~t.oid::bigint)
   FROM types t WHERE t.typtype = 'd'
-  UNION ALL SELECT 5, hashtextextended(e.enumlabel::text || ' ' || e.enumsortorder,
-      e.enumtypid::bigint)
+  UNION ALL SELECT 5, hashtextextended(e.enumlabel::text,
+      hashtextextended(e.enumsortorder::text, e.enumtypid::bigint))
   FROM pg_enum e WHERE e.enumtypid IN (SELECT oid FROM types)
   UNION ALL SELECT 6, hashtextextended(concat_ws(' ', i.indrelid, i.indkey, i.indisprimary,
       i.indexprs IS NULL, i.indpred IS NULL), 0)
   FROM pg_index i JOIN rels r ON r.oid = i.indrelid WHERE i.indisunique
-  UNION ALL SELECT 7, hashtextextended(concat_ws(' ', con.conrelid, con.confrelid, con.conname,
-      con.confdeltype, con.conkey, con.confkey, con.conparentid), 0)
+  UNION ALL SELECT 7, hashtextextended(con.conname::text, hashtextextended(concat_ws(' ',
+      con.conrelid, con.confrelid, con.confdeltype, con.conkey, con.confkey, con.conparentid), 0))
   FROM pg_constraint con JOIN rels r ON r.oid = con.conrelid WHERE con.contype = 'f'
 ),
 -- A count and a sum per kind: no sort, and a row added, removed or
@@ -271,8 +276,13 @@ hashed(i, h) AS (
 kinds AS (
   SELECT i, count(*) || ' ' || sum(h::numeric) AS part FROM hashed GROUP BY i
 )
-SELECT to_json(encode(sha256(convert_to(
-  current_schemas(true)::text || (SELECT string_agg(i || ' ' || part, ';' ORDER BY i) FROM kinds),
+-- With what else the answer reads: the schema tables are named against, the
+-- path types are spelled against, quote_ident's setting, and the server's
+-- version (quote_ident's keywords).
+SELECT to_json(encode(sha256(convert_to(json_build_array(
+    current_schema(), current_schemas(true), current_setting('quote_all_identifiers'),
+    current_setting('server_version_num'),
+    (SELECT string_agg(i || ' ' || part, ';' ORDER BY i) FROM kinds))::text,
   'UTF8')), 'hex'))::text
 "#
 );
