@@ -168,20 +168,19 @@ cols AS (
   WHERE a.attnum > 0 AND NOT a.attisdropped
   GROUP BY a.attrelid
 ),
-uniq AS (
-  SELECT i.indrelid,
-    -- Ordered by content, not by where the index rows happen to lie.
-    json_agg((SELECT json_agg(a.attname ORDER BY k.ord)
-              FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
-              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum)
-             ORDER BY i.indkey::text) AS unique_sets,
-    (array_agg((SELECT json_agg(a.attname ORDER BY k.ord)
-              FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
-              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum))
-      FILTER (WHERE i.indisprimary))[1] AS primary_key
+keys AS (
+  SELECT i.indrelid, i.indisprimary, i.indkey::text AS indkey,
+    (SELECT json_agg(a.attname ORDER BY k.ord)
+     FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
+     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum) AS names
   FROM pg_index i JOIN rels r ON r.oid = i.indrelid
   WHERE i.indisunique AND i.indexprs IS NULL AND i.indpred IS NULL
-  GROUP BY i.indrelid
+),
+uniq AS (
+  -- Ordered by content, not by where the index rows happen to lie.
+  SELECT indrelid, json_agg(names ORDER BY indkey) AS unique_sets,
+    (array_agg(names) FILTER (WHERE indisprimary))[1] AS primary_key
+  FROM keys GROUP BY indrelid
 )
 SELECT json_build_object(
   'tables', (SELECT json_agg(json_build_object(
@@ -211,9 +210,9 @@ SELECT json_build_object(
 /// The catalog's version, as a JSON string: a digest of everything [`QUERY`]'s
 /// answer is built from (the session's schema, search path and quoting, and
 /// the catalog's names, types as `format_type` spells them under that path,
-/// flags, enum labels, unique keys, foreign keys), so two databases with the same version give
-/// the same answer, whatever history (a restored snapshot, a branch reset to
-/// its parent, a fresh `initdb`) led there. Each row is hashed where it lies
+/// flags, enum labels, unique keys, foreign keys), so two databases with the
+/// same version give the same answer, whatever history (a restored snapshot,
+/// a branch reset to its parent, a fresh `initdb`) led there. Each row is hashed where it lies
 /// and the hashes are summed per kind of row: a fraction of the cost of
 /// building the catalog's JSON again, which on a wide schema is several
 /// times these scans. Some DDL moves the version and not the answer (a
