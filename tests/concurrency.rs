@@ -129,7 +129,9 @@ impl LockHolder {
     }
 
     /// Runs `take` in an open transaction and waits until a lock of
-    /// `locktype` is granted to it.
+    /// `locktype` is granted to it. Tests run side by side, each in its own
+    /// database, so the wait looks only at this test's database: another
+    /// test's holder already granted must not end it early.
     fn holding(env: &TestEnv, take: &str, locktype: &str) -> LockHolder {
         let child = Command::new("psql")
             .env("PGAPPNAME", HOLDER)
@@ -151,7 +153,8 @@ impl LockHolder {
         let deadline = Instant::now() + Duration::from_secs(10);
         while env.count(&format!(
             "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
-             WHERE l.locktype = '{locktype}' AND l.granted AND a.application_name = '{HOLDER}'"
+             WHERE l.locktype = '{locktype}' AND l.granted AND a.application_name = '{HOLDER}' \
+             AND a.datname = current_database()"
         )) == 0
         {
             assert!(Instant::now() < deadline, "the holder never got the lock");
