@@ -51,12 +51,9 @@ fn wrong_postgres_password() {
     let env = TestEnv::new();
     env.sql(&format!(
         "CREATE ROLE seed_wrong_pw_{} LOGIN PASSWORD 'right-one'",
-        std::process::id()
+        env.name
     ));
-    let url = with_password(
-        &env.db_url,
-        &format!("seed_wrong_pw_{}", std::process::id()),
-    );
+    let url = with_password(&env.db_url, &format!("seed_wrong_pw_{}", env.name));
     refused(
         &env,
         &["seed", "--database-url", &url],
@@ -219,7 +216,7 @@ fn a_redis_that_wants_a_password_stops_the_run_before_any_write() {
 #[test]
 fn read_only_role() {
     let env = TestEnv::new();
-    let role = format!("seed_reader_{}", std::process::id());
+    let role = format!("seed_reader_{}", env.name);
     env.sql(&format!(
         "CREATE ROLE {role} LOGIN PASSWORD '{SECRET}'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"
     ));

@@ -73,6 +73,9 @@ fn overlapping_writers_all_finish() {
         if round == 1 {
             env.run(&["seed", "--quiet"]).expect(0);
         }
+        // The fixture lock, held while they start, keeps every run waiting
+        // until all eight are up, however slowly the machine starts them.
+        let holder = LockHolder::start(&env);
         let mut children: Vec<(String, Child)> = mix
             .iter()
             .map(|args| {
@@ -81,11 +84,11 @@ fn overlapping_writers_all_finish() {
                 (format!("{args:?}"), spawn(&env, &all))
             })
             .collect();
-        // Each run needs tens of milliseconds; starting eight takes a few.
         let overlapping = children
             .iter_mut()
             .all(|(_, c)| c.try_wait().unwrap().is_none());
         assert!(overlapping, "a run ended before the last one started");
+        holder.release(&env);
         for (name, run) in wait_all(children, Duration::from_secs(45)) {
             let stderr = run.stderr();
             match run.code() {
@@ -142,7 +145,10 @@ impl LockHolder {
                 "ON_ERROR_STOP=1",
                 &env.db_url,
                 "-c",
-                &format!("BEGIN; {take}; SELECT pg_sleep(5);"),
+                // Held until `release` (or the test's database is dropped):
+                // a holder that gave up by itself would let a slow test's
+                // later run through.
+                &format!("BEGIN; {take}; SELECT pg_sleep(600);"),
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -182,7 +188,8 @@ fn a_held_lock_times_out_cleanly_and_writes_nothing() {
     let run = env.run(&["seed", "--lock-timeout", "500ms"]).expect(6);
     let took = started.elapsed();
     assert!(
-        took < Duration::from_secs(4),
+        // Far under the 30 s default, with room for a loaded machine.
+        took < Duration::from_secs(15),
         "gave up after {took:?}, not after about 500 ms"
     );
     let stderr = run.stderr();
@@ -257,11 +264,12 @@ fn the_run_time_limit_says_how_far_the_run_got() {
     // A deferred check that runs at COMMIT and outlasts the limit: the
     // outcome is unknown, and the message says so.
     env.sql(
-        "CREATE FUNCTION slow_check() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$;
+        "CREATE FUNCTION slow_check() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(20); RETURN NULL; END $$;
          CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON stories DEFERRABLE INITIALLY DEFERRED
            FOR EACH ROW EXECUTE FUNCTION slow_check()",
     );
-    let run = env.run(&["seed", "--timeout", "1s"]).expect(4);
+    // The limit leaves room for a loaded machine to reach the COMMIT.
+    let run = env.run(&["seed", "--timeout", "5s"]).expect(4);
     let stderr = run.stderr();
     assert!(stderr.contains("after the COMMIT was sent"), "{stderr}");
     assert!(stderr.contains("may or may not be committed"), "{stderr}");

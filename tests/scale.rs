@@ -212,7 +212,7 @@ fn spool_files_live_in_a_private_directory_removed_on_every_exit() {
 #[test]
 fn a_role_without_temporary_tables_tears_down_a_fixture_and_is_told_what_load_test_data_needs() {
     let env = TestEnv::new();
-    let role = format!("seed_notemp_{}", std::process::id());
+    let role = format!("seed_notemp_{}", env.name);
     env.sql(&format!(
         "CREATE ROLE {role} LOGIN PASSWORD 'pw'; \
          GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}; \

@@ -302,7 +302,7 @@ fn doctor_fails_where_verify_and_teardown_would() {
     env.run(&["seed", "--quiet"]).expect(0);
     // A role that can read every table but one dependent: the fixture fits,
     // yet verify's and teardown's walk must read that table.
-    let role = format!("doctor_reader_{}", std::process::id());
+    let role = format!("doctor_reader_{}", env.name);
     env.sql(&format!(
         "CREATE ROLE {role} LOGIN PASSWORD 'pw'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}; REVOKE SELECT ON scene_views FROM {role}"
     ));

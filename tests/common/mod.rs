@@ -112,7 +112,7 @@ fn template() -> String {
         return name;
     }
     // Build under a private name and rename: concurrent builders cannot collide.
-    let building = format!("{name}_b{}_{}", std::process::id(), next());
+    let building = format!("{name}_b{}_{}_{}", std::process::id(), run_stamp(), next());
     psql_at(&admin, &format!("CREATE DATABASE {building}"));
     let out = Command::new(env!("CARGO_BIN_EXE_fictures-seed"))
         .args([
@@ -151,6 +151,18 @@ fn next() -> u32 {
     N.fetch_add(1, Ordering::SeqCst)
 }
 
+/// This process's start, in seconds, for names that must not repeat across
+/// runs: a later run reusing a pid would otherwise meet a database a killed
+/// run left behind, or the catalog a finished run remembered for that name.
+fn run_stamp() -> u64 {
+    static STAMP: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *STAMP.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    })
+}
+
 /// Where the tests' runs remember catalogs (see `io::hint`).
 pub fn hints() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("catalog-hints")
@@ -177,7 +189,7 @@ impl TestEnv {
 
     fn create(template: Option<String>) -> TestEnv {
         let admin = stack_var("STACK_PG_ADMIN_URL");
-        let name = format!("t_{}_{}", std::process::id(), next());
+        let name = format!("t_{}_{}_{}", std::process::id(), run_stamp(), next());
         let from = template
             .map(|t| format!(" TEMPLATE {t}"))
             .unwrap_or_default();
