@@ -452,7 +452,7 @@ impl Session {
         let value = answers.pop_front().unwrap_or(Value::Null);
         let roots = roots.and_then(|_| answers.pop_front());
         let first = first.and_then(|_| answers.pop_front());
-        let state = snapshot::parse(&self.fixture, value)
+        let state = snapshot::parse(&self.fixture, &self.catalog, value)
             .map_err(|what| crate::error::unexpected(&shown, &what))?;
         let how = if write { "locked and read" } else { "read" };
         crate::steps::done("state", &format!("the fixture's rows {how}"), started);

@@ -89,6 +89,54 @@ fn changed_column_is_drift() {
     assert!(scenes.get("insert").is_none(), "{scenes}");
 }
 
+/// Long text is compared on the server by its digest (the question stays
+/// small); a change anywhere in it is still drift, reported with the text
+/// itself, and seed writes the text back byte for byte.
+#[test]
+fn a_change_anywhere_in_long_text_is_drift_and_seed_restores_it() {
+    let env = seeded();
+    let scene = first_scene(STORY_3);
+    let content =
+        |env: &TestEnv| env.sql(&format!("SELECT content FROM scenes WHERE id = {scene}"));
+    let before = content(&env);
+    assert!(before.len() > 1000, "the prose is long: {}", before.len());
+    let middle = before.len() / 2;
+    for (change, shown) in [
+        // One character in the middle, the same length.
+        (
+            format!("overlay(content placing 'Q' from {middle} for 1)"),
+            "Q",
+        ),
+        // A character the digest must see as its UTF-8 bytes.
+        (
+            format!("overlay(content placing 'é' from {middle} for 1)"),
+            "é",
+        ),
+        ("NULL".to_string(), "null"),
+    ] {
+        env.sql(&format!(
+            "UPDATE scenes SET content = {change} WHERE id = {scene}"
+        ));
+        let f = findings(&env);
+        assert_eq!(f.len(), 1, "{change}: {f:?}");
+        assert_eq!(
+            (&f[0]["kind"], &f[0]["column"]),
+            (&json!("drift"), &json!("content")),
+            "{change}"
+        );
+        assert_eq!(
+            f[0]["expected"],
+            before.as_str(),
+            "{change}: the text, not a digest"
+        );
+        let actual = f[0]["actual"].to_string();
+        assert!(actual.contains(shown), "{change}: {actual:.80}");
+        env.run(&["seed", "--quiet"]).expect(0);
+        assert_eq!(content(&env), before, "{change}: restored");
+        env.run(&["verify", "--quiet"]).expect(0);
+    }
+}
+
 #[test]
 fn deleted_row_is_missing() {
     let env = seeded();

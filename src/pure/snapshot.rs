@@ -3,14 +3,16 @@
 //! PostgreSQL would store them) and compared on the server with the row as
 //! it is, plus the real row counts behind each denormalised counter. Only rows
 //! that differ come back whole, so the answer stays small however large the
-//! fixture's rows are.
+//! fixture's rows are, and long text travels as its digest, so the question does too.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::pure::catalog::Catalog;
-use crate::pure::fixture::{Fixture, Row, key_string};
+use crate::pure::fixture::{Fixture, Row, TableRows, key_string};
+use crate::pure::hex::hex;
 use crate::pure::seedfile::CounterSpec;
 use crate::pure::sql;
 
@@ -26,14 +28,55 @@ pub struct Snapshot {
 /// `commands::verify`), sent back as stored even for matching rows.
 const ECHOED: [&str; 2] = ["title", "updated_at"];
 
+/// Text longer than this (in bytes) is sent as its SHA-256 instead. A
+/// connection starts with a congestion window of about 14 KB, and each
+/// further window costs a round trip on a real link (a delaying proxy on
+/// loopback does not show it): the scenes' prose alone made the state
+/// query 120 KB of its 170. A digest is 64 bytes.
+const DIGEST_OVER: usize = 256;
+
+/// The owned `text` columns of `t` that travel as digests: those with a value
+/// longer than [`DIGEST_OVER`]. Only plain `text`, whose stored value is the
+/// string as sent (a `varchar(n)` or `char(n)` may refuse or pad it, and a
+/// digest would hide that from the comparison).
+fn digested(t: &TableRows, catalog: &Catalog) -> BTreeSet<String> {
+    let Some(table) = catalog.table(&t.table) else {
+        return BTreeSet::new();
+    };
+    t.columns()
+        .into_iter()
+        .filter(|c| !t.key.contains(c) && !t.unowned.contains(c))
+        .filter(|c| table.column(c).is_some_and(|col| col.sql_type == "text"))
+        .filter(|c| {
+            t.rows
+                .iter()
+                .any(|r| r.values.get(c).and_then(Value::as_str).map_or(0, str::len) > DIGEST_OVER)
+        })
+        .collect()
+}
+
+/// The hex SHA-256 of `text`'s UTF-8, as `encode(sha256(convert_to(…, 'UTF8')), 'hex')` gives it.
+fn digest(text: &str) -> String {
+    hex(&Sha256::digest(text.as_bytes()))
+}
+
 /// The SELECT that reads the state; pure, so dry runs and tests can show it.
 pub fn query(fixture: &Fixture, catalog: &Catalog, counters: &[CounterSpec]) -> String {
     let mut parts = Vec::new();
     for t in &fixture.tables {
+        let digested = digested(t, catalog);
         let rows: Vec<Value> = t
             .rows
             .iter()
-            .map(|r| Value::Object(r.values.clone()))
+            .map(|r| {
+                let mut values = r.values.clone();
+                for c in &digested {
+                    if let Some(Value::String(s)) = values.get_mut(c) {
+                        *s = digest(s);
+                    }
+                }
+                Value::Object(values)
+            })
             .collect();
         let join = t
             .key
@@ -60,10 +103,17 @@ pub fn query(fixture: &Fixture, catalog: &Catalog, counters: &[CounterSpec]) -> 
         let same = owned
             .iter()
             .map(|c| {
-                let equal = format!(
-                    "to_json(d.{0})::text COLLATE \"C\" IS NOT DISTINCT FROM to_json(t.{0})::text COLLATE \"C\"",
-                    sql::ident(c)
-                );
+                let equal = if digested.contains(c) {
+                    format!(
+                        "encode(sha256(convert_to(t.{0}, 'UTF8')), 'hex') COLLATE \"C\" IS NOT DISTINCT FROM d.{0} COLLATE \"C\"",
+                        sql::ident(c)
+                    )
+                } else {
+                    format!(
+                        "to_json(d.{0})::text COLLATE \"C\" IS NOT DISTINCT FROM to_json(t.{0})::text COLLATE \"C\"",
+                        sql::ident(c)
+                    )
+                };
                 if t.rows.iter().all(|r| r.values.contains_key(c)) {
                     equal
                 } else {
@@ -149,9 +199,14 @@ pub fn query(fixture: &Fixture, catalog: &Catalog, counters: &[CounterSpec]) -> 
     format!("SELECT {}::text", sql::labelled(&parts))
 }
 
-/// The state from the state query's answer; `Err` names the first part of
-/// the answer that is not of the shape the query builds.
-pub fn parse(fixture: &Fixture, value: Value) -> std::result::Result<Snapshot, String> {
+/// The state from the state query's answer (to `query` with the same
+/// fixture and catalog); `Err` names the first part of the answer that is
+/// not of the shape the query builds.
+pub fn parse(
+    fixture: &Fixture,
+    catalog: &Catalog,
+    value: Value,
+) -> std::result::Result<Snapshot, String> {
     let mut state = Snapshot::default();
     let Value::Object(parts) = value else {
         return Err(format!("a state that is not an object ({})", kind(&value)));
@@ -170,10 +225,25 @@ pub fn parse(fixture: &Fixture, value: Value) -> std::result::Result<Snapshot, S
             let Value::Array(answers) = part else {
                 return Err(format!("state of `{table}` that is not a list"));
             };
+            let digested = digested(rows_of, catalog);
             let mut rows = BTreeMap::new();
             for answer in answers {
                 let (desired, actual) = match answer.as_array().map(Vec::as_slice) {
-                    Some([Value::Object(d), Value::Object(a)]) => (d.clone(), Some(a.clone())),
+                    Some([Value::Object(d), Value::Object(a)]) => {
+                        // Text sent as a digest is stored as it was written.
+                        let mut desired = d.clone();
+                        if !digested.is_empty() {
+                            let row = local
+                                .get(&key_string(key, d))
+                                .ok_or_else(|| format!("an unknown row of `{table}`"))?;
+                            for c in &digested {
+                                if let Some(text @ Value::String(_)) = row.get(c) {
+                                    desired.insert(c.clone(), text.clone());
+                                }
+                            }
+                        }
+                        (desired, Some(a.clone()))
+                    }
                     Some([Value::Object(k), Value::Null]) => (k.clone(), None),
                     Some([Value::Object(k), unowned, Value::Bool(true)]) => {
                         let stored = local
@@ -233,6 +303,7 @@ fn kind(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pure::testing::catalog_for;
     use serde_json::json;
 
     fn fixture() -> Fixture {
@@ -244,6 +315,7 @@ mod tests {
         let f = fixture();
         let state = parse(
             &f,
+            &catalog_for(&f),
             json!({
                 "t:stories": [[{"id": "a", "title": "x"}, null], [{"id": "b"}, {"id": "b", "title": "y"}]],
                 "c:community_posts.likes": {"p1": [2, 2]},
@@ -265,6 +337,7 @@ mod tests {
         let id = row["id"].as_str().unwrap();
         let state = parse(
             &f,
+            &catalog_for(&f),
             json!({"t:stories": [[{"id": id}, {"updated_at": "2031-01-01T00:00:00+00:00", "title": "As Stored"}, true]]}),
         )
         .unwrap();
@@ -274,7 +347,12 @@ mod tests {
         assert_eq!(desired["status"], row["status"]);
         assert_eq!(desired["updated_at"], "2031-01-01T00:00:00+00:00");
         // With nothing sent back the row is the fixture's as it is.
-        let state = parse(&f, json!({"t:stories": [[{"id": id}, null, true]]})).unwrap();
+        let state = parse(
+            &f,
+            &catalog_for(&f),
+            json!({"t:stories": [[{"id": id}, null, true]]}),
+        )
+        .unwrap();
         assert_eq!(&state.tables["stories"][id].0, row);
     }
 
@@ -288,13 +366,40 @@ mod tests {
             json!({"t:stories": [[{"id": "a"}]]}),
             json!({"t:stories": [["a", null]]}),
             json!({"t:stories": [[{"id": "not-a-fixture-row"}, null, true]]}),
+            json!({"t:scenes": [[{"id": "not-a-fixture-row"}, {"id": "not-a-fixture-row"}]]}),
             json!({"t:stories": [[{"id": "a"}, null, false]]}),
             json!({"t:nonsense": []}),
             json!({"c:community_posts.likes": {"p1": [2]}}),
             json!({"c:community_posts.likes": {"p1": [2, "two"]}}),
             json!({"x:anything": 1}),
         ] {
-            assert!(parse(&f, bad.clone()).is_err(), "{bad}");
+            assert!(parse(&f, &catalog_for(&f), bad.clone()).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn long_text_travels_as_its_digest_and_comes_back_as_written() {
+        let f = fixture();
+        let catalog = catalog_for(&f);
+        let scenes = f.table("scenes").unwrap();
+        let row = &scenes.rows[0].values;
+        let content = row["content"].as_str().unwrap();
+        assert!(content.len() > DIGEST_OVER, "the fixture's prose is long");
+        let sql = query(&f, &catalog, &[]);
+        assert!(!sql.contains(&content[..60]), "the prose is not sent");
+        assert!(sql.contains(&digest(content)));
+        // Short text (titles) still travels as it is.
+        let title = row["title"].as_str().unwrap();
+        assert!(sql.contains(title));
+
+        // A row that differs comes back with the digest where the text was.
+        let id = row["id"].as_str().unwrap();
+        let mut sent = row.clone();
+        sent.insert("content".into(), Value::from(digest(content)));
+        let stored = json!({"id": id, "content": "edited"});
+        let state = parse(&f, &catalog, json!({"t:scenes": [[sent, stored]]})).unwrap();
+        let (desired, actual) = &state.tables["scenes"][id];
+        assert_eq!(desired["content"], content);
+        assert_eq!(actual.as_ref().unwrap()["content"], "edited");
     }
 }
