@@ -20,6 +20,8 @@ pub(crate) struct Case {
     stats: Stats,
     round_trips: u64,
     redis_commands: u64,
+    /// Bytes of the largest request to PostgreSQL through a delaying proxy.
+    largest_request: u64,
 }
 
 pub(crate) struct Busy {
@@ -35,6 +37,13 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
     let keys = env_usize("BENCH_BUSY_KEYS", 1_000_000)? as u64;
     let runs = ctx.proxy_runs;
     let pg_proxy = DelayProxy::start(ctx.pg_addr()?, ctx.delay)?;
+    let pg_slow_start = DelayProxy::over(
+        ctx.pg_addr()?,
+        Link {
+            delay: ctx.delay,
+            window: Some(INITIAL_WINDOW),
+        },
+    )?;
     let redis_proxy = DelayProxy::start(ctx.redis_addr()?, ctx.delay)?;
     let db = ctx.fresh_db("busy")?;
     let plain_redis = ctx.redis.to_string();
@@ -55,6 +64,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
     let change = format!("UPDATE scenes SET title = title || '!' WHERE id = '{scene}'");
 
     let near = ctx.proxied_url(&db, pg_proxy.port)?;
+    let near_slow_start = ctx.proxied_url(&db, pg_slow_start.port)?;
     let mut cases = Vec::new();
     let mut case = |name: &str,
                     goal,
@@ -66,7 +76,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
                     vars: &[(&str, &str)]| {
         eprintln!("bench: part 5: {name}");
         let mut walls = Vec::new();
-        let (mut trips, mut commands) = (0, 0);
+        let (mut trips, mut commands, mut largest) = (0, 0, 0);
         for _ in 0..runs {
             ctx.psql_at(&db, &change)?;
             let mut args = vec![verb];
@@ -77,6 +87,9 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
             walls.push(run.wall);
             trips = run.counter("round_trips");
             commands = run.counter("redis_commands");
+            largest = pg_proxy
+                .take_largest_turn()
+                .max(pg_slow_start.take_largest_turn());
             if verb == "verify" {
                 ctx.tool(&ctx.url(&db), &plain_redis, &["seed", "--no-cache"])?
                     .ok("restore after verify")?;
@@ -89,6 +102,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
             stats: Stats::of(&walls),
             round_trips: trips,
             redis_commands: commands,
+            largest_request: largest,
         });
         Ok::<_, anyhow::Error>(())
     };
@@ -97,6 +111,16 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         "≤ 0.22 s",
         Some(Duration::from_millis(220)),
         &near,
+        &plain_redis,
+        &[],
+        "seed",
+        &[],
+    )?;
+    case(
+        "seed, PostgreSQL 50 ms away with TCP slow start, Redis local",
+        "(for information)",
+        None,
+        &near_slow_start,
         &plain_redis,
         &[],
         "seed",
@@ -287,23 +311,32 @@ impl Busy {
              its story's, chapter's and scene's families. \"50 ms away\" is the part 2 proxy in \
              front of that server. The busy Redis holds {} unrelated keys of the app's shapes \
              (other ids, same length and alphabet). Round trips are PostgreSQL's after \
-             connecting; Redis commands are the cache step's. Runs use the catalog the \
+             connecting; Redis commands are the cache step's; the largest request is the \
+             most the tool sent PostgreSQL in one turn. \"with TCP slow start\" adds what the \
+             loopback proxy leaves out of a real link: each direction sends its first 14,480 \
+             bytes (Linux's ten segments) at once and each further window a round trip later, \
+             the window growing by what was acknowledged. Runs use the catalog the \
              previous run remembered (README, \"The remembered catalog\"), except in the case \
              that turns it off; the first run of each address reads it afresh, which is \
              usually the max.\n\n\
-             | case | runs | median | min | max | PG round trips | Redis commands | goal | met |\n\
-             |---|---:|---:|---:|---:|---:|---:|---|---|\n",
+             | case | runs | median | min | max | PG round trips | largest PG request | Redis commands | goal | met |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---|---|\n",
             self.keys
         );
         for c in &self.cases {
             s += &format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 c.name,
                 c.stats.n,
                 ms(c.stats.median),
                 ms(c.stats.min),
                 ms(c.stats.max),
                 c.round_trips,
+                if c.largest_request == 0 {
+                    "–".to_string()
+                } else {
+                    format!("{:.1} KB", c.largest_request as f64 / 1000.0)
+                },
                 c.redis_commands,
                 c.goal,
                 c.limit.map_or("", |l| yes_no(c.stats.median <= l))

@@ -24,10 +24,36 @@ pub(crate) struct ProxyStats {
     pub(crate) connections: AtomicU64,
     /// Client chunks that followed a server chunk (the client's turns).
     pub(crate) turns: AtomicU64,
+    /// Bytes of the largest client turn.
+    pub(crate) largest_turn: AtomicU64,
 }
+
+/// How a proxied link delays: `delay` each way and, with `window`, TCP's
+/// slow start. A real connection sends its first `window` bytes (ten
+/// segments, ~14 KB on Linux) at once and each further flight one round trip
+/// later, the window growing by what was acknowledged; a loopback proxy
+/// without it shows a large request as cheap as a small one.
+#[derive(Clone, Copy)]
+pub(crate) struct Link {
+    pub(crate) delay: Duration,
+    pub(crate) window: Option<usize>,
+}
+
+/// Linux's initial window: ten segments of 1,448 bytes.
+pub(crate) const INITIAL_WINDOW: usize = 10 * 1448;
 
 impl DelayProxy {
     pub(crate) fn start(upstream: SocketAddr, delay: Duration) -> Result<DelayProxy> {
+        Self::over(
+            upstream,
+            Link {
+                delay,
+                window: None,
+            },
+        )
+    }
+
+    pub(crate) fn over(upstream: SocketAddr, link: Link) -> Result<DelayProxy> {
         let listener = TcpListener::bind("127.0.0.1:0").context("the proxy binds")?;
         let port = listener.local_addr()?.port();
         let stop = Arc::new(AtomicBool::new(false));
@@ -42,7 +68,7 @@ impl DelayProxy {
                     }
                     if let Ok(client) = client {
                         let stats = stats.clone();
-                        thread::spawn(move || connect(client, upstream, delay, stats));
+                        thread::spawn(move || connect(client, upstream, link, stats));
                     }
                 }
             });
@@ -57,6 +83,11 @@ impl DelayProxy {
             self.stats.turns.swap(0, Ordering::SeqCst),
         )
     }
+
+    /// Bytes of the largest client turn since the last call.
+    pub(crate) fn take_largest_turn(&self) -> u64 {
+        self.stats.largest_turn.swap(0, Ordering::SeqCst)
+    }
 }
 
 impl Drop for DelayProxy {
@@ -67,12 +98,7 @@ impl Drop for DelayProxy {
     }
 }
 
-pub(crate) fn connect(
-    client: TcpStream,
-    upstream: SocketAddr,
-    delay: Duration,
-    stats: Arc<ProxyStats>,
-) {
+pub(crate) fn connect(client: TcpStream, upstream: SocketAddr, link: Link, stats: Arc<ProxyStats>) {
     let Ok(server) = TcpStream::connect_timeout(&upstream, Duration::from_secs(5)) else {
         let _ = client.shutdown(Shutdown::Both);
         return;
@@ -87,24 +113,30 @@ pub(crate) fn connect(
     };
     {
         let spoke = server_spoke.clone();
-        pump(client, s2, delay, move || {
+        let turn = AtomicU64::new(0);
+        pump(client, s2, link, move |n| {
             if spoke.swap(false, Ordering::SeqCst) {
                 stats.turns.fetch_add(1, Ordering::SeqCst);
+                turn.store(0, Ordering::SeqCst);
             }
+            let bytes = turn.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
+            stats.largest_turn.fetch_max(bytes, Ordering::SeqCst);
         });
     }
-    pump(server, c2, delay, move || {
+    pump(server, c2, link, move |_| {
         server_spoke.store(true, Ordering::SeqCst)
     });
 }
 
-/// Forwards `from` to `to`, each chunk `delay` after it was read.
+/// Forwards `from` to `to`, each chunk `link.delay` after it was read (and
+/// later when it does not fit the sender's window).
 pub(crate) fn pump(
     mut from: TcpStream,
     mut to: TcpStream,
-    delay: Duration,
-    on_chunk: impl Fn() + Send + 'static,
+    link: Link,
+    on_chunk: impl Fn(usize) + Send + 'static,
 ) {
+    let delay = link.delay;
     let (tx, rx) = mpsc::channel::<(Instant, Option<Vec<u8>>)>();
     thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
@@ -115,7 +147,7 @@ pub(crate) fn pump(
                     break;
                 }
                 Ok(n) => {
-                    on_chunk();
+                    on_chunk(n);
                     if tx
                         .send((Instant::now() + delay, Some(buf[..n].to_vec())))
                         .is_err()
@@ -127,16 +159,21 @@ pub(crate) fn pump(
         }
     });
     thread::spawn(move || {
+        let mut window = link.window.map(Window::new);
         for (due, chunk) in rx {
-            let now = Instant::now();
-            if due > now {
-                thread::sleep(due - now);
-            }
+            sleep_until(due);
             match chunk {
                 Some(bytes) => {
-                    if to.write_all(&bytes).is_err() {
-                        let _ = to.shutdown(Shutdown::Both);
-                        break;
+                    let mut rest = &bytes[..];
+                    while !rest.is_empty() {
+                        let n = window
+                            .as_mut()
+                            .map_or(rest.len(), |w| w.send(due, rest.len(), 2 * delay));
+                        if to.write_all(&rest[..n]).is_err() {
+                            let _ = to.shutdown(Shutdown::Both);
+                            return;
+                        }
+                        rest = &rest[n..];
                     }
                 }
                 None => {
@@ -146,4 +183,56 @@ pub(crate) fn pump(
             }
         }
     });
+}
+
+fn sleep_until(due: Instant) {
+    let now = Instant::now();
+    if due > now {
+        thread::sleep(due - now);
+    }
+}
+
+/// A sender's congestion window in slow start, on the receiving side's
+/// clock: a flight starts when its first byte arrives, and the next one
+/// arrives a round trip later, the window grown by the flight just acknowledged.
+struct Window {
+    size: usize,
+    used: usize,
+    flight: Option<Instant>,
+}
+
+impl Window {
+    fn new(size: usize) -> Window {
+        Window {
+            size,
+            used: 0,
+            flight: None,
+        }
+    }
+
+    /// How many of `len` bytes due at `due` go now, after waiting for the
+    /// round trip that frees room when the window is full.
+    fn send(&mut self, due: Instant, len: usize, rtt: Duration) -> usize {
+        match self.flight {
+            // A round trip since the flight began: its bytes are acknowledged.
+            Some(start) if due < start + rtt => {}
+            _ => self.next_flight(due),
+        }
+        if self.used == self.size {
+            let next = self.flight.map_or(due, |start| start + rtt);
+            sleep_until(next);
+            self.next_flight(next);
+        }
+        let n = len.min(self.size - self.used);
+        self.used += n;
+        n
+    }
+
+    fn next_flight(&mut self, start: Instant) {
+        if self.flight.is_some() {
+            self.size += self.used;
+        }
+        self.used = 0;
+        self.flight = Some(start);
+    }
 }
