@@ -381,6 +381,7 @@ impl Session {
             &self.fixture,
             &self.catalog,
             &self.file.counter,
+            !write,
         ));
         let walker = Walker {
             catalog: &self.catalog,

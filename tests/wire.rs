@@ -33,6 +33,12 @@ fn a_warm_run_hears_back_little_whatever_the_size_of_the_schema() {
         answered * 4 < prose,
         "a no-op seed hears back the rows' keys ({answered} bytes), not the rows ({prose} bytes of prose alone)"
     );
+    // Linux's first window: ten segments of 1,448 bytes. An answer within it
+    // costs no round trip beyond its own on a real link.
+    assert!(
+        answered <= 14_480,
+        "a no-op seed's answer fits a connection's first window ({answered} bytes)"
+    );
     assert!(
         sent < prose,
         "a no-op seed sends the prose's digests, not the prose ({sent} bytes sent, {prose} of prose)"
