@@ -347,8 +347,36 @@ pub fn parse(text: &str, origin: &str) -> Result<SeedFile> {
             "{origin}{at}: {message}; fix the seed file and run again"
         ))
     })?;
+    if let Some(path) = toml::from_str::<toml::Value>(text)
+        .ok()
+        .and_then(|v| nul_in(&v, ""))
+    {
+        return Err(Failure::usage(format!(
+            "{origin}: field `{path}` holds a NUL character (\\u0000), which PostgreSQL cannot store in text; remove it from the seed file"
+        )));
+    }
     Validator { text, origin }.check(&file)?;
     Ok(file)
+}
+
+/// The dotted path of the first string under `value` holding a NUL.
+fn nul_in(value: &toml::Value, path: &str) -> Option<String> {
+    let under = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        toml::Value::String(s) => s.contains('\0').then(|| path.to_string()),
+        toml::Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_in(v, &under(&i.to_string()))),
+        toml::Value::Table(t) => t.iter().find_map(|(k, v)| nul_in(v, &under(k))),
+        _ => None,
+    }
 }
 
 /// `{entity:TABLE}` / `{entity:TABLE:N}` references in a value, as (TABLE, N).
@@ -962,6 +990,12 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("unknown field `scene_wrds`"), "{e}");
+    }
+
+    #[test]
+    fn a_nul_character_is_refused_where_it_is() {
+        let e = rejected(|s| s.replace("Cache Test Story 1", "Cache\\u0000Story"));
+        assert!(e.contains("field `story.0.title` holds a NUL"), "{e}");
     }
 
     #[test]
