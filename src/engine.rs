@@ -386,8 +386,12 @@ impl Session {
         let walker = Walker {
             catalog: &self.catalog,
         };
-        let roots = walker.roots_query(walk_from);
+        // Levels 0 and 1 in one statement where there is a level 1.
         let first = walker.first_level_query(walk_from);
+        let roots = first
+            .is_none()
+            .then(|| walker.roots_query(walk_from))
+            .flatten();
         reads.extend([&roots, &first].into_iter().flatten().cloned());
         let query = reads.join("; ");
         let sql = if write {
@@ -452,7 +456,13 @@ impl Session {
         }
         let value = answers.pop_front().unwrap_or(Value::Null);
         let roots = roots.and_then(|_| answers.pop_front());
-        let first = first.and_then(|_| answers.pop_front());
+        let (roots, first) = match first.and_then(|_| answers.pop_front()) {
+            Some(both) => {
+                let (roots, first) = crate::pure::dependents::split_roots(both);
+                (Some(roots), Some(first))
+            }
+            None => (roots, None),
+        };
         let state = snapshot::parse(&self.fixture, &self.catalog, value)
             .map_err(|what| crate::error::unexpected(&shown, &what))?;
         let how = if write { "locked and read" } else { "read" };

@@ -12,9 +12,10 @@ use crate::pure::catalog::{Catalog, ForeignKey};
 use crate::pure::dependents::{Doomed, Found, Mode, Walker, rows_of, tags_by_referenced};
 use crate::pure::fixture::{Fixture, Kind, Row, Tag, key_string};
 
-/// The walk's first two levels when an earlier batch already carried them:
-/// the answers to [`Walker::roots_query`] and [`Walker::first_level_query`]
-/// for the walk's fixture.
+/// The walk's first two levels when an earlier batch already carried them,
+/// for the walk's fixture: level 0 as [`Walker::roots_query`] answers it, and
+/// level 1 as [`Walker::first_level_query`] does (the two split apart by
+/// `split_roots` when that statement carried both).
 #[derive(Debug, Default)]
 pub struct Ahead {
     pub roots: Option<Value>,

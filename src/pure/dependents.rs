@@ -121,9 +121,12 @@ impl Walker<'_> {
         (!roots.is_empty()).then(|| format!("SELECT {}::text", sql::labelled(&roots)))
     }
 
-    /// Level 1 of the walk, read straight from the fixture's tables so it
-    /// can ride in the snapshot's batch without waiting for level 0's
-    /// answer; its labels are indexes into [`Walker::first_level_edges`].
+    /// Levels 0 and 1 of the walk in one statement, read straight from the
+    /// fixture's tables so it can ride in the snapshot's batch: its labels are
+    /// indexes into [`Walker::first_level_edges`], and `r:` and a table name
+    /// for level 0 ([`split_roots`] takes those apart). One statement reads
+    /// both from one snapshot, so level 1 never leaves out as already held
+    /// a row that level 0 did not see, and the fixture's keys are sent once.
     /// `None` when no edge leads off a fixture table.
     pub fn first_level_query(&self, fixture: &Fixture) -> Option<String> {
         let parents: Vec<(String, String)> = self
@@ -135,7 +138,17 @@ impl Walker<'_> {
             })
             .collect();
         let edges = self.first_level_edges(fixture);
-        (!edges.is_empty()).then(|| self.level_sql(&edges, &parents))
+        let roots: Vec<(String, String)> = parents
+            .iter()
+            .enumerate()
+            .map(|(i, (table, _))| {
+                (
+                    format!("r:{table}"),
+                    format!("SELECT json_agg(e) FROM p{i}"),
+                )
+            })
+            .collect();
+        (!edges.is_empty()).then(|| self.level_sql(&edges, &parents, &roots))
     }
 
     /// The edges [`Walker::first_level_query`] asks about, in its order.
@@ -249,7 +262,7 @@ impl Walker<'_> {
                 (table.clone(), source)
             })
             .collect();
-        self.level_sql(edges, &parents)
+        self.level_sql(edges, &parents, &[])
     }
 
     /// A level's statement: each parent table's rows (`e`, from its source)
@@ -259,7 +272,12 @@ impl Walker<'_> {
     /// any of them matches, and each edge reads that: one pass over a large
     /// table instead of one per edge. Tables identified by their ctid keep a
     /// scan per edge, as a CTE has no ctid.
-    fn level_sql(&self, edges: &[&ForeignKey], parents: &[(String, String)]) -> String {
+    fn level_sql(
+        &self,
+        edges: &[&ForeignKey],
+        parents: &[(String, String)],
+        also: &[(String, String)],
+    ) -> String {
         let parent_of = |fk: &ForeignKey| {
             let p = parents
                 .iter()
@@ -319,6 +337,7 @@ impl Walker<'_> {
                     self.edge_query(fk, &parent_of(fk), source, own.as_deref()),
                 )
             })
+            .chain(also.iter().cloned())
             .collect();
         format!(
             "WITH {}\nSELECT {}::text",
@@ -417,6 +436,22 @@ impl Walker<'_> {
             .join(" AND ");
         Some(format!("NOT EXISTS (SELECT 1 FROM {own} WHERE {same})"))
     }
+}
+
+/// The answer to [`Walker::first_level_query`] as (level 0 by table, level 1
+/// by edge index), the forms [`Walker::roots_query`] and a level's statement give.
+pub fn split_roots(answer: Value) -> (Value, Value) {
+    let Value::Object(all) = answer else {
+        return (Value::Null, answer);
+    };
+    let (mut roots, mut first) = (serde_json::Map::new(), serde_json::Map::new());
+    for (label, rows) in all {
+        match label.strip_prefix("r:") {
+            Some(table) => roots.insert(table.to_string(), rows),
+            None => first.insert(label, rows),
+        };
+    }
+    (Value::Object(roots), Value::Object(first))
 }
 
 /// The system columns a row is identified by when its table has no primary key.
@@ -714,6 +749,35 @@ mod tests {
         chapters.columns.retain(|col| col.name != "id");
         chapters.columns.push(column("id", "integer[]"));
         assert!(!edge(&c).contains("NOT EXISTS"), "{}", edge(&c));
+    }
+
+    #[test]
+    fn the_first_level_carries_level_0_too_and_the_answer_splits_back() {
+        let f = fixture();
+        let mut c = catalog_for(&f);
+        c.foreign_keys = vec![foreign_key("chapters", &["story_id"], "stories", "c")];
+        let walker = Walker { catalog: &c };
+        let sql = walker.first_level_query(&f).unwrap();
+        for t in &f.tables {
+            assert!(
+                sql.contains(&format!("E'r:{}'", t.table)),
+                "{}: {sql}",
+                t.table
+            );
+        }
+        let (roots, first) = split_roots(serde_json::json!({
+            "0": [{"id": "c1", "_via": ["s1"]}],
+            "r:stories": [{"id": "s1"}],
+            "r:users": null,
+        }));
+        assert_eq!(
+            roots,
+            serde_json::json!({"stories": [{"id": "s1"}], "users": null})
+        );
+        assert_eq!(
+            first,
+            serde_json::json!({"0": [{"id": "c1", "_via": ["s1"]}]})
+        );
     }
 
     #[test]
