@@ -458,7 +458,8 @@ impl Session {
         let roots = roots.and_then(|_| answers.pop_front());
         let (roots, first) = match first.and_then(|_| answers.pop_front()) {
             Some(both) => {
-                let (roots, first) = crate::pure::dependents::split_roots(both);
+                let (roots, first) = crate::pure::dependents::split_roots(both)
+                    .map_err(|what| crate::error::unexpected(&shown, &what))?;
                 (Some(roots), Some(first))
             }
             None => (roots, None),

@@ -439,10 +439,11 @@ impl Walker<'_> {
 }
 
 /// The answer to [`Walker::first_level_query`] as (level 0 by table, level 1
-/// by edge index), the forms [`Walker::roots_query`] and a level's statement give.
-pub fn split_roots(answer: Value) -> (Value, Value) {
+/// by edge index), the forms [`Walker::roots_query`] and a level's statement
+/// give; `Err` when it is no object (the walk would find nothing in it).
+pub fn split_roots(answer: Value) -> std::result::Result<(Value, Value), String> {
     let Value::Object(all) = answer else {
-        return (Value::Null, answer);
+        return Err("a walk's first level that is not an object".to_string());
     };
     let (mut roots, mut first) = (serde_json::Map::new(), serde_json::Map::new());
     for (label, rows) in all {
@@ -451,7 +452,7 @@ pub fn split_roots(answer: Value) -> (Value, Value) {
             None => first.insert(label, rows),
         };
     }
-    (Value::Object(roots), Value::Object(first))
+    Ok((Value::Object(roots), Value::Object(first)))
 }
 
 /// The system columns a row is identified by when its table has no primary key.
@@ -769,7 +770,9 @@ mod tests {
             "0": [{"id": "c1", "_via": ["s1"]}],
             "r:stories": [{"id": "s1"}],
             "r:users": null,
-        }));
+        }))
+        .unwrap();
+        assert!(split_roots(Value::Null).is_err());
         assert_eq!(
             roots,
             serde_json::json!({"stories": [{"id": "s1"}], "users": null})
