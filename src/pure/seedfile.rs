@@ -588,8 +588,20 @@ impl Validator<'_> {
                 }
             }
         }
+        let mut declared: BTreeSet<&str> = GENERATED.into_iter().chain(["api_keys"]).collect();
         for (i, entity) in file.entity.iter().enumerate() {
             let e = entity.get_ref();
+            // Rows of one table from two places would share ids and labels.
+            if !declared.insert(e.table.as_str()) {
+                return Err(self.fail(
+                    entity.span(),
+                    &format!("entity[{i}].table"),
+                    format!(
+                        "the fixture already has rows of `{}` (generated, or an [[entity]] above); give that [[entity]] a larger count instead of a second one",
+                        e.table
+                    ),
+                ));
+            }
             if e.count == 0 {
                 return Err(self.fail(
                     entity.span(),
@@ -1078,6 +1090,16 @@ mod tests {
             )
         });
         assert!(e.contains("field `auth.default_file`"), "{e}");
+    }
+
+    #[test]
+    fn an_entity_table_the_fixture_already_fills_is_refused() {
+        let settings = "\n[[entity]]\ntable = \"settings\"\nvalues = { name = \"S\" }\n";
+        let e = rejected(|s| s + settings + settings);
+        assert!(e.contains("field `entity[1].table`"), "{e}");
+        assert!(e.contains("already has rows of `settings`"), "{e}");
+        let e = rejected(|s| s + "\n[[entity]]\ntable = \"scenes\"\n");
+        assert!(e.contains("already has rows of `scenes`"), "{e}");
     }
 
     #[test]
