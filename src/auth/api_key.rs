@@ -4,7 +4,6 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest as _, Sha256};
 
 /// Every scope the app's API accepts. Only `*` is a wildcard in the app
 /// (`admin:all` is checked by a single admin route), so seeded keys must list
@@ -72,7 +71,7 @@ pub fn from_secret(secret: [u8; 32]) -> ApiKey {
 /// `api_keys.key_hash` for a plaintext key: lowercase hex SHA-256.
 #[must_use]
 pub fn key_hash(plaintext: &str) -> String {
-    crate::pure::hex::hex(&Sha256::digest(plaintext.as_bytes()))
+    crate::pure::hex::sha256(plaintext)
 }
 
 #[cfg(test)]

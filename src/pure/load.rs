@@ -5,13 +5,12 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::error::Result;
 use crate::pure::catalog::Catalog;
 use crate::pure::fit;
 use crate::pure::fixture::{self, Accounts, Fixture};
-use crate::pure::hex::hex;
+use crate::pure::hex::sha256;
 use crate::pure::seedfile::SeedFile;
 use crate::pure::sql;
 
@@ -136,10 +135,8 @@ pub fn scene_hash(row: &fixture::Row) -> u128 {
             .unwrap_or_default()
             .to_string()
     };
-    let content = hex(&Sha256::digest(text("content").as_bytes()));
-    let digest = hex(&Sha256::digest(
-        format!("{}:{}:{content}", text("id"), text("title")).as_bytes(),
-    ));
+    let content = sha256(&text("content"));
+    let digest = sha256(&format!("{}:{}:{content}", text("id"), text("title")));
     u128::from(u64::from_str_radix(&digest[..15], 16).unwrap_or(0))
 }
 

@@ -8,11 +8,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::pure::catalog::Catalog;
 use crate::pure::fixture::{Fixture, Row, TableRows, key_string};
-use crate::pure::hex::hex;
+use crate::pure::hex::sha256;
 use crate::pure::seedfile::CounterSpec;
 use crate::pure::sql;
 
@@ -63,11 +62,6 @@ fn digested(t: &TableRows, catalog: &Catalog) -> BTreeSet<String> {
         .collect()
 }
 
-/// The hex SHA-256 of `text`'s UTF-8, as `encode(sha256(convert_to(…, 'UTF8')), 'hex')` gives it.
-fn digest(text: &str) -> String {
-    hex(&Sha256::digest(text.as_bytes()))
-}
-
 /// The SELECT that reads the state; pure, so dry runs and tests can show it.
 /// With `echo`, matching rows bring back [`ECHOED`] as stored.
 pub fn query(fixture: &Fixture, catalog: &Catalog, counters: &[CounterSpec], echo: bool) -> String {
@@ -81,7 +75,7 @@ pub fn query(fixture: &Fixture, catalog: &Catalog, counters: &[CounterSpec], ech
                 let mut values = r.values.clone();
                 for c in &digested {
                     if let Some(Value::String(s)) = values.get_mut(c) {
-                        *s = digest(s);
+                        *s = sha256(s);
                     }
                 }
                 Value::Object(values)
@@ -396,7 +390,7 @@ mod tests {
         assert!(content.len() > DIGEST_OVER, "the fixture's prose is long");
         let sql = query(&f, &catalog, &[], true);
         assert!(!sql.contains(&content[..60]), "the prose is not sent");
-        assert!(sql.contains(&digest(content)));
+        assert!(sql.contains(&sha256(content)));
         // Short text (titles) still travels as it is.
         let title = row["title"].as_str().unwrap();
         assert!(sql.contains(title));
@@ -415,7 +409,7 @@ mod tests {
         // A row that differs comes back with the digest where the text was.
         let id = row["id"].as_str().unwrap();
         let mut sent = row.clone();
-        sent.insert("content".into(), Value::from(digest(content)));
+        sent.insert("content".into(), Value::from(sha256(content)));
         let stored = json!({"id": id, "content": "edited"});
         let state = parse(&f, &catalog, json!({"t:scenes": [[sent, stored]]})).unwrap();
         let (desired, actual) = &state.tables["scenes"][id];
