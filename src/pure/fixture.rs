@@ -129,6 +129,15 @@ impl TableRows {
         columns
     }
 
+    /// The columns the fixture writes and restores: all but the key and
+    /// those the app writes (`unowned`), in first-seen order.
+    pub fn owned(&self) -> Vec<String> {
+        self.columns()
+            .into_iter()
+            .filter(|c| !self.key.contains(c) && !self.unowned.contains(c))
+            .collect()
+    }
+
     /// The key of a row as one string, for maps and messages.
     pub fn key_of(&self, row: &Row) -> String {
         key_string(&self.key, row)

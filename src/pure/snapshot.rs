@@ -46,9 +46,8 @@ fn digested(t: &TableRows, catalog: &Catalog) -> BTreeSet<String> {
     let Some(table) = catalog.table(&t.table) else {
         return BTreeSet::new();
     };
-    t.columns()
+    t.owned()
         .into_iter()
-        .filter(|c| !t.key.contains(c) && !t.unowned.contains(c))
         .filter(|c| {
             table.column(c).is_some_and(|col| {
                 col.sql_type == "text" && col.base_type.is_none() && col.labels.is_none()
@@ -98,11 +97,7 @@ pub fn query(fixture: &Fixture, catalog: &Catalog, counters: &[CounterSpec], ech
         // must not call two titles equal), without building whole rows'
         // JSON for the rows that match. A row that does not set a column
         // (rows of one table may differ) does not own it either.
-        let owned: Vec<String> = t
-            .columns()
-            .into_iter()
-            .filter(|c| !t.key.contains(c) && !t.unowned.contains(c))
-            .collect();
+        let owned = t.owned();
         let same = owned
             .iter()
             .map(|c| {
