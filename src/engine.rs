@@ -165,14 +165,6 @@ pub async fn inspect(
     scale: u32,
 ) -> Result<(Session, Fit)> {
     let started = std::time::Instant::now();
-    let mut db = Db::connect(
-        &targets.database,
-        Limits {
-            connect: g.connect_timeout,
-            attempts: g.connect_attempts,
-        },
-    )
-    .await?;
     let mut emails: Vec<String> = file
         .accounts
         .values()
@@ -184,31 +176,61 @@ pub async fn inspect(
         })
         .collect();
     emails.sort();
-    crate::steps::done("connect", &format!("PostgreSQL at {}", db.shown), started);
-    let started = std::time::Instant::now();
     let queries = format!(
         "{}; {}; {}",
         crate::pure::catalog::VERSION,
         crate::pure::catalog::QUERY,
         users_query(&emails)
     );
-    let remembered = g
-        .catalog_hint
-        .then(|| hint::load(&db.shown, &queries))
-        .flatten()
-        .and_then(|h| Some((Catalog::from_json(&h.catalog).ok()?, h)));
-    let (catalog, users, unconfirmed) = match remembered {
-        Some((catalog, hint)) => {
-            let users = hint.users.clone();
+    // With a remembered catalog nothing up to the first batch needs the
+    // server, so the fixture is built on another core while the connection's
+    // round trips run.
+    let early = {
+        let (database, queries) = (targets.database.clone(), queries.clone());
+        let use_hint = g.catalog_hint;
+        tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let remembered = use_hint
+                .then(|| hint::load(&crate::pure::redact::url(&database), &queries))
+                .flatten()
+                .and_then(|h| Some((Catalog::from_json(&h.catalog).ok()?, h)))
+                .map(|(catalog, hint)| {
+                    let built = prepare(&file, &catalog, &hint.users, adoption, scale);
+                    let how = "remembered, to be confirmed with the state";
+                    catalog_step(&catalog, how, started);
+                    (catalog, hint, built)
+                });
+            (file, remembered)
+        })
+    };
+    let connected = Db::connect(
+        &targets.database,
+        Limits {
+            connect: g.connect_timeout,
+            attempts: g.connect_attempts,
+        },
+    )
+    .await;
+    if let Ok(db) = &connected {
+        crate::steps::done("connect", &format!("PostgreSQL at {}", db.shown), started);
+    }
+    let (file, remembered) = match early.await {
+        Ok(done) => done,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    };
+    let mut db = connected?;
+    let (catalog, unconfirmed, prepared) = match remembered {
+        Some((catalog, hint, built)) => {
             let unconfirmed = Unconfirmed {
                 hint,
                 emails,
                 queries,
                 adoption,
             };
-            (catalog, users, Some(unconfirmed))
+            (catalog, Some(unconfirmed), built)
         }
         None => {
+            let started = std::time::Instant::now();
             let read = db.catalog_and_users(&emails).await?;
             let hint = Hint {
                 catalog: read.raw,
@@ -216,31 +238,17 @@ pub async fn inspect(
                 users: read.users.clone(),
             };
             hint::store(&db.shown, &queries, &hint);
-            (read.catalog, read.users, None)
+            let built = prepare(&file, &read.catalog, &read.users, adoption, scale);
+            catalog_step(&read.catalog, "and the accounts", started);
+            (read.catalog, None, built)
         }
     };
-    let how = if unconfirmed.is_some() {
-        "remembered, to be confirmed with the state"
-    } else {
-        "and the accounts"
-    };
-    crate::steps::done(
-        "catalog",
-        &format!(
-            "{} tables, {} foreign keys, {how}",
-            catalog.tables.len(),
-            catalog.foreign_keys.len()
-        ),
-        started,
-    );
-    let mut notes = Vec::new();
-    let accounts = resolve_accounts(&file, &users, adoption, &mut notes)
-        .map_err(|f| f.unconfirmed(unconfirmed.is_some()))?;
-    // Its notes (a password variable not set) concern only seed and auth,
-    // which add them to their own reports.
-    let credentials = crate::settings::credentials(&file);
-    let mut fixture = fixture::build(&file, &accounts, scale, &credentials);
-    let fit = fit::fit(&mut fixture, &catalog);
+    let Prepared {
+        fixture,
+        fit,
+        credentials,
+        notes,
+    } = prepared.map_err(|f| f.unconfirmed(unconfirmed.is_some()))?;
     let target = Session {
         db,
         catalog,
@@ -251,6 +259,48 @@ pub async fn inspect(
         unconfirmed,
     };
     Ok((target, fit))
+}
+
+fn catalog_step(catalog: &Catalog, how: &str, started: std::time::Instant) {
+    crate::steps::done(
+        "catalog",
+        &format!(
+            "{} tables, {} foreign keys, {how}",
+            catalog.tables.len(),
+            catalog.foreign_keys.len()
+        ),
+        started,
+    );
+}
+
+/// The fixture built for one catalog and the users it found, fitted.
+struct Prepared {
+    fixture: Fixture,
+    fit: Fit,
+    credentials: Credentials,
+    notes: Vec<String>,
+}
+
+fn prepare(
+    file: &SeedFile,
+    catalog: &Catalog,
+    users: &Value,
+    adoption: Adoption,
+    scale: u32,
+) -> Result<Prepared> {
+    let mut notes = Vec::new();
+    let accounts = resolve_accounts(file, users, adoption, &mut notes)?;
+    // Its notes (a password variable not set) concern only seed and auth,
+    // which add them to their own reports.
+    let credentials = crate::settings::credentials(file);
+    let mut fixture = fixture::build(file, &accounts, scale, &credentials);
+    let fit = fit::fit(&mut fixture, catalog);
+    Ok(Prepared {
+        fixture,
+        fit,
+        credentials,
+        notes,
+    })
 }
 
 /// Matches the file's accounts with the users table: adopted ones by email,
