@@ -4,7 +4,8 @@
 # then runs `cargo bench --bench bench`, which prints Markdown tables on stdout.
 # Knobs (environment): BENCH_RUNS, BENCH_PROXY_RUNS, BENCH_BASELINE_RUNS,
 # BENCH_DELAY_MS, BENCH_REDIS_DB, BENCH_SCALE=0 (skip scale mode), BENCH_PARTS=3,5
-# (only those parts), BENCH_BUSY_KEYS, BENCH_SCALE_SCENES, BENCH_COPY_PAIRS, KEEP_STACK=1.
+# (only those parts), BENCH_BUSY_KEYS, BENCH_SCALE_SCENES, BENCH_COPY_PAIRS, KEEP_STACK=1,
+# BENCH_COMPARE_BIN=<another build's binary> (part 5: paired runs of the two), BENCH_COMPARE_PAIRS.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

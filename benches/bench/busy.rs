@@ -3,6 +3,7 @@
 //! Redis command of ours as Redis' SLOWLOG saw it.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -24,9 +25,22 @@ pub(crate) struct Case {
     largest_request: u64,
 }
 
+/// Part 5's first case run by this build and by `BENCH_COMPARE_BIN` in
+/// alternation, for changes smaller than the hour-to-hour drift.
+pub(crate) struct Paired {
+    other: String,
+    this: Stats,
+    that: Stats,
+    /// The other build's wall minus this build's, over the pairs: the mean
+    /// and its standard error, in ms.
+    mean: f64,
+    error: f64,
+}
+
 pub(crate) struct Busy {
     keys: u64,
     cases: Vec<Case>,
+    paired: Option<Paired>,
     /// Longest EVAL/SCAN/EXISTS/UNLINK of ours in SLOWLOG, microseconds.
     slowest: u64,
 }
@@ -116,6 +130,21 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         "seed",
         &[],
     )?;
+    let paired = match std::env::var_os("BENCH_COMPARE_BIN") {
+        Some(other) => {
+            let pairs = env_usize("BENCH_COMPARE_PAIRS", 50)?;
+            Some(paired(
+                ctx,
+                &db,
+                &change,
+                Path::new(&other),
+                &near,
+                &plain_redis,
+                pairs,
+            )?)
+        }
+        None => None,
+    };
     case(
         "seed, PostgreSQL 50 ms away with TCP slow start, Redis local",
         "(for information)",
@@ -212,7 +241,51 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
     Ok(Busy {
         keys,
         cases,
+        paired,
         slowest,
+    })
+}
+
+/// Seeds after the same change, alternating this build and `other` (and
+/// which of the two goes first), so drift in the machine's speed falls on
+/// both alike.
+fn paired(
+    ctx: &Ctx,
+    db: &str,
+    change: &str,
+    other: &Path,
+    pg: &str,
+    redis: &str,
+    pairs: usize,
+) -> Result<Paired> {
+    eprintln!(
+        "bench: part 5: {pairs} pairs of seeds, this build and {}",
+        other.display()
+    );
+    let (mut this, mut that) = (Vec::new(), Vec::new());
+    for i in 0..pairs {
+        for ours in [i % 2 == 0, i % 2 == 1] {
+            ctx.psql_at(db, change)?;
+            let bin = if ours { ctx.bin.as_path() } else { other };
+            let run = ctx.tool_as(bin, pg, redis, &["seed"], &[])?;
+            ensure!(run.code == 0, "{}: {}", bin.display(), run.stderr);
+            if ours { &mut this } else { &mut that }.push(run.wall);
+        }
+    }
+    let gaps: Vec<f64> = that
+        .iter()
+        .zip(&this)
+        .map(|(a, b)| (a.as_secs_f64() - b.as_secs_f64()) * 1e3)
+        .collect();
+    let n = gaps.len() as f64;
+    let mean = gaps.iter().sum::<f64>() / n;
+    let variance = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    Ok(Paired {
+        other: other.display().to_string(),
+        this: Stats::of(&this),
+        that: Stats::of(&that),
+        mean,
+        error: (variance / n).sqrt(),
     })
 }
 
@@ -348,6 +421,19 @@ impl Busy {
             self.slowest as f64 / 1000.0,
             yes_no(self.slowest <= 50_000)
         );
+        if let Some(p) = &self.paired {
+            s += &format!(
+                "\nThe first case, {} pairs of this build and `{}` in alternation: \
+                 medians {} and {}; the other build takes {:+.1} ± {:.1} ms longer \
+                 (mean of the paired differences ± its standard error).\n",
+                p.this.n,
+                p.other,
+                ms(p.this.median),
+                ms(p.that.median),
+                p.mean,
+                p.error
+            );
+        }
         s
     }
 }

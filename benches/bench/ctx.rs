@@ -267,7 +267,19 @@ impl Ctx {
         args: &[&str],
         vars: &[(&str, &str)],
     ) -> Result<ToolRun> {
-        let mut cmd = Command::new(&self.bin);
+        self.tool_as(&self.bin, db_url, redis, args, vars)
+    }
+
+    /// [`Ctx::tool_with`] with another build of the tool, to compare two.
+    pub(crate) fn tool_as(
+        &self,
+        bin: &Path,
+        db_url: &str,
+        redis: &str,
+        args: &[&str],
+        vars: &[(&str, &str)],
+    ) -> Result<ToolRun> {
+        let mut cmd = Command::new(bin);
         cmd.current_dir(&self.root)
             // Catalogs are remembered (io::hint) for this bench run only.
             .env("FICTURES_SEED_CACHE_DIR", self.work.path().join("hints"))
@@ -285,7 +297,7 @@ impl Ctx {
         let start = Instant::now();
         let out = cmd
             .output()
-            .with_context(|| format!("running {}", self.bin.display()))?;
+            .with_context(|| format!("running {}", bin.display()))?;
         let wall = start.elapsed();
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();

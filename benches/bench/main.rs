@@ -20,7 +20,9 @@
 //! 5. a seed that changes one scene with PostgreSQL and/or Redis behind the
 //!    proxy, with TLS when the stack has it, and with `BENCH_BUSY_KEYS`
 //!    (default 1,000,000) unrelated keys in Redis, with SLOWLOG's longest
-//!    command of ours.
+//!    command of ours; with `BENCH_COMPARE_BIN` (another build of the tool),
+//!    its first case is also run `BENCH_COMPARE_PAIRS` (default 50) times by
+//!    each build in alternation, and the paired difference printed.
 //!
 //! Every database it uses is created from a template that `fictures-seed
 //! migrate` made, is named `fsbench_<pid>_…`, and is dropped at the end. Redis
@@ -32,7 +34,7 @@
 //! `BENCH_PROXY_RUNS` (default 7), `BENCH_BASELINE_RUNS` (default 3),
 //! `BENCH_DELAY_MS` (default 25), `BENCH_REDIS_DB`, `BENCH_SCALE=0` to skip
 //! part 3, `BENCH_PARTS` (for example `3,5`: only those parts),
-//! `BENCH_BUSY_KEYS`, `BENCH_SCALE_SCENES` (default `10000,100000`), `PG_BIN` (directory of psql and pg_dump).
+//! `BENCH_BUSY_KEYS`, `BENCH_COMPARE_BIN`, `BENCH_COMPARE_PAIRS`, `BENCH_SCALE_SCENES` (default `10000,100000`), `PG_BIN` (directory of psql and pg_dump).
 //!
 //! The tables go to stdout as Markdown (ready for BENCHMARKS.md), progress to
 //! stderr. The exit status is 0 when everything could be measured, whether or
