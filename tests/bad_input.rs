@@ -113,7 +113,7 @@ fn unreachable_redis() {
 #[test]
 fn wrong_redis_password() {
     let env = TestEnv::new();
-    let user = format!("seed_tester_{}", std::process::id());
+    let user = unique("seed_tester_");
     env.redis(&["ACL", "SETUSER", &user, "on", ">right-one", "~*", "+@all"]);
     let mut url = url::Url::parse(&env.redis_url).unwrap();
     url.set_username(&user).unwrap();

@@ -181,7 +181,7 @@ fn a_keyspace_walked_by_four_chains_gives_up_exactly_the_fixture_keys() {
 fn without_scripts_plain_scans_find_the_same_keys() {
     let mut env = TestEnv::new();
     // An ACL user that may do anything but run scripts, as some hosted Redis plans do.
-    let user = format!("noscript{}", std::process::id());
+    let user = unique("noscript");
     env.redis(&[
         "ACL",
         "SETUSER",

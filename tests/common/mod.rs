@@ -112,7 +112,7 @@ fn template() -> String {
         return name;
     }
     // Build under a private name and rename: concurrent builders cannot collide.
-    let building = format!("{name}_b{}_{}_{}", std::process::id(), run_stamp(), next());
+    let building = unique(&format!("{name}_b"));
     psql_at(&admin, &format!("CREATE DATABASE {building}"));
     let out = Command::new(env!("CARGO_BIN_EXE_fictures-seed"))
         .args([
@@ -146,9 +146,13 @@ fn md5_like(text: &str) -> u64 {
     })
 }
 
-fn next() -> u32 {
+/// `prefix` followed by a name nothing else of this run or of an earlier
+/// one has (databases, roles, Redis users): the pid, the run's start and a
+/// counter.
+pub fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    N.fetch_add(1, Ordering::SeqCst)
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    format!("{prefix}{}_{}_{n}", std::process::id(), run_stamp())
 }
 
 /// This process's start, in seconds, for names that must not repeat across
@@ -189,7 +193,7 @@ impl TestEnv {
 
     fn create(template: Option<String>) -> TestEnv {
         let admin = stack_var("STACK_PG_ADMIN_URL");
-        let name = format!("t_{}_{}_{}", std::process::id(), run_stamp(), next());
+        let name = unique("t_");
         let from = template
             .map(|t| format!(" TEMPLATE {t}"))
             .unwrap_or_default();
