@@ -195,9 +195,9 @@ pub async fn inspect(
                 .flatten()
                 .and_then(|h| Some((Catalog::from_json(&h.catalog).ok()?, h)))
                 .map(|(catalog, hint)| {
-                    let built = prepare(&file, &catalog, &hint.users, adoption, scale);
                     let how = "remembered, to be confirmed with the state";
                     catalog_step(&catalog, how, started);
+                    let built = prepare(&file, &catalog, &hint.users, adoption, scale);
                     (catalog, hint, built)
                 });
             (file, remembered)
@@ -238,8 +238,8 @@ pub async fn inspect(
                 users: read.users.clone(),
             };
             hint::store(&db.shown, &queries, &hint);
-            let built = prepare(&file, &read.catalog, &read.users, adoption, scale);
             catalog_step(&read.catalog, "and the accounts", started);
+            let built = prepare(&file, &read.catalog, &read.users, adoption, scale);
             (read.catalog, None, built)
         }
     };
@@ -288,6 +288,7 @@ fn prepare(
     adoption: Adoption,
     scale: u32,
 ) -> Result<Prepared> {
+    let started = std::time::Instant::now();
     let mut notes = Vec::new();
     let accounts = resolve_accounts(file, users, adoption, &mut notes)?;
     // Its notes (a password variable not set) concern only seed and auth,
@@ -295,6 +296,8 @@ fn prepare(
     let credentials = crate::settings::credentials(file);
     let mut fixture = fixture::build(file, &accounts, scale, &credentials);
     let fit = fit::fit(&mut fixture, catalog);
+    let rows: usize = fixture.tables.iter().map(|t| t.rows.len()).sum();
+    crate::steps::done("fixture", &format!("{rows} rows built and fitted"), started);
     Ok(Prepared {
         fixture,
         fit,
