@@ -133,7 +133,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
     let paired = match std::env::var_os("BENCH_COMPARE_BIN") {
         Some(other) => {
             let pairs = env_usize("BENCH_COMPARE_PAIRS", 50)?;
-            Some(paired(
+            let found = paired(
                 ctx,
                 &db,
                 &change,
@@ -141,7 +141,10 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
                 &near,
                 &plain_redis,
                 pairs,
-            )?)
+            )?;
+            // Its requests are not the next case's.
+            pg_proxy.take_largest_turn();
+            Some(found)
         }
         None => None,
     };
@@ -262,14 +265,38 @@ fn paired(
         "bench: part 5: {pairs} pairs of seeds, this build and {}",
         other.display()
     );
+    ensure!(
+        pairs >= 2,
+        "BENCH_COMPARE_PAIRS={pairs}: a comparison needs 2 pairs or more"
+    );
+    // The other build remembers its catalogs apart (its hint format may
+    // differ), and each build's first run, which reads the catalog afresh
+    // and loads the binary, is not counted.
+    let hints = ctx.work.path().join("hints-compared");
+    let hints = hints.to_string_lossy();
+    let seed = |ours: bool| {
+        ctx.psql_at(db, change)?;
+        let run = if ours {
+            ctx.tool_with(pg, redis, &["seed"], &[])?
+        } else {
+            ctx.tool_as(
+                other,
+                pg,
+                redis,
+                &["seed"],
+                &[("FICTURES_SEED_CACHE_DIR", &hints)],
+            )?
+        };
+        ensure!(run.code == 0, "seed (this build: {ours}): {}", run.stderr);
+        Ok(run.wall)
+    };
+    seed(true)?;
+    seed(false)?;
     let (mut this, mut that) = (Vec::new(), Vec::new());
     for i in 0..pairs {
         for ours in [i % 2 == 0, i % 2 == 1] {
-            ctx.psql_at(db, change)?;
-            let bin = if ours { ctx.bin.as_path() } else { other };
-            let run = ctx.tool_as(bin, pg, redis, &["seed"], &[])?;
-            ensure!(run.code == 0, "{}: {}", bin.display(), run.stderr);
-            if ours { &mut this } else { &mut that }.push(run.wall);
+            let wall = seed(ours)?;
+            if ours { &mut this } else { &mut that }.push(wall);
         }
     }
     let gaps: Vec<f64> = that
@@ -279,7 +306,7 @@ fn paired(
         .collect();
     let n = gaps.len() as f64;
     let mean = gaps.iter().sum::<f64>() / n;
-    let variance = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    let variance = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / (n - 1.0);
     Ok(Paired {
         other: other.display().to_string(),
         this: Stats::of(&this),
@@ -424,8 +451,8 @@ impl Busy {
         if let Some(p) = &self.paired {
             s += &format!(
                 "\nThe first case, {} pairs of this build and `{}` in alternation: \
-                 medians {} and {}; the other build takes {:+.1} ± {:.1} ms longer \
-                 (mean of the paired differences ± its standard error).\n",
+                 medians {} and {}; the other build's wall minus this build's, \
+                 mean over the pairs ± its standard error: {:+.1} ± {:.1} ms.\n",
                 p.this.n,
                 p.other,
                 ms(p.this.median),
