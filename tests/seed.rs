@@ -367,7 +367,7 @@ fn verbose_shows_each_step_with_its_time_and_very_verbose_the_sql() {
     let run = env.run(&["seed", "-v"]).expect(0);
     let stderr = run.stderr();
     for step in [
-        "connect:", "catalog:", "state:", "plan:", "apply:", "cache:",
+        "connect:", "catalog:", "fixture:", "state:", "plan:", "apply:", "cache:",
     ] {
         assert!(
             stderr
