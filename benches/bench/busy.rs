@@ -23,6 +23,8 @@ pub(crate) struct Case {
     redis_commands: u64,
     /// Bytes of the largest request to PostgreSQL through a delaying proxy.
     largest_request: u64,
+    /// Bytes of the largest answer from PostgreSQL through a delaying proxy.
+    largest_answer: u64,
 }
 
 /// Part 5's first case run by this build and by `BENCH_COMPARE_BIN` in
@@ -90,7 +92,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
                     vars: &[(&str, &str)]| {
         eprintln!("bench: part 5: {name}");
         let mut walls = Vec::new();
-        let (mut trips, mut commands, mut largest) = (0, 0, 0);
+        let (mut trips, mut commands, mut largest, mut answer) = (0, 0, 0, 0);
         for _ in 0..runs {
             ctx.psql_at(&db, &change)?;
             let mut args = vec![verb];
@@ -104,6 +106,9 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
             largest = pg_proxy
                 .take_largest_turn()
                 .max(pg_slow_start.take_largest_turn());
+            answer = pg_proxy
+                .take_largest_answer()
+                .max(pg_slow_start.take_largest_answer());
             if verb == "verify" {
                 ctx.tool(&ctx.url(&db), &plain_redis, &["seed", "--no-cache"])?
                     .ok("restore after verify")?;
@@ -117,6 +122,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
             round_trips: trips,
             redis_commands: commands,
             largest_request: largest,
+            largest_answer: answer,
         });
         Ok::<_, anyhow::Error>(())
     };
@@ -142,8 +148,9 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
                 &plain_redis,
                 pairs,
             )?;
-            // Its requests are not the next case's.
+            // Its turns are not the next case's.
             pg_proxy.take_largest_turn();
+            pg_proxy.take_largest_answer();
             Some(found)
         }
         None => None,
@@ -163,6 +170,16 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         "(for information)",
         None,
         &near,
+        &plain_redis,
+        &[],
+        "seed",
+        &[("FICTURES_SEED_CACHE_DIR", "")],
+    )?;
+    case(
+        "seed, PostgreSQL 50 ms away with TCP slow start, Redis local, no remembered catalog",
+        "(for information)",
+        None,
+        &near_slow_start,
         &plain_redis,
         &[],
         "seed",
@@ -412,31 +429,29 @@ impl Busy {
              front of that server. The busy Redis holds {} unrelated keys of the app's shapes \
              (other ids, same length and alphabet). Round trips are PostgreSQL's after \
              connecting; Redis commands are the cache step's; the largest request is the \
-             most the tool sent PostgreSQL in one turn. \"with TCP slow start\" adds what the \
+             most the tool sent PostgreSQL in one turn, the largest answer the most \
+             PostgreSQL sent back in one. \"with TCP slow start\" adds what the \
              loopback proxy leaves out of a real link: each direction sends its first 14,480 \
              bytes (Linux's ten segments) at once and each further window a round trip later, \
              the window growing by what was acknowledged. Runs use the catalog the \
              previous run remembered (README, \"The remembered catalog\"), except in the case \
              that turns it off; the first run of each address reads it afresh, which is \
              usually the max.\n\n\
-             | case | runs | median | min | max | PG round trips | largest PG request | Redis commands | goal | met |\n\
-             |---|---:|---:|---:|---:|---:|---:|---:|---|---|\n",
+             | case | runs | median | min | max | PG round trips | largest PG request | largest PG answer | Redis commands | goal | met |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n",
             self.keys
         );
         for c in &self.cases {
             s += &format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 c.name,
                 c.stats.n,
                 ms(c.stats.median),
                 ms(c.stats.min),
                 ms(c.stats.max),
                 c.round_trips,
-                if c.largest_request == 0 {
-                    "–".to_string()
-                } else {
-                    format!("{:.1} KB", c.largest_request as f64 / 1000.0)
-                },
+                kilobytes(c.largest_request),
+                kilobytes(c.largest_answer),
                 c.redis_commands,
                 c.goal,
                 c.limit.map_or("", |l| yes_no(c.stats.median <= l))
@@ -462,5 +477,14 @@ impl Busy {
             );
         }
         s
+    }
+}
+
+/// Bytes as the table shows them: "–" where no proxy was in the way.
+fn kilobytes(bytes: u64) -> String {
+    if bytes == 0 {
+        "–".to_string()
+    } else {
+        format!("{:.1} KB", bytes as f64 / 1000.0)
     }
 }

@@ -26,6 +26,8 @@ pub(crate) struct ProxyStats {
     pub(crate) turns: AtomicU64,
     /// Bytes of the largest client turn.
     pub(crate) largest_turn: AtomicU64,
+    /// Bytes of the largest server turn (an answer, up to the client's next words).
+    pub(crate) largest_answer: AtomicU64,
 }
 
 /// How a proxied link delays: `delay` each way and, with `window`, TCP's
@@ -88,6 +90,11 @@ impl DelayProxy {
     pub(crate) fn take_largest_turn(&self) -> u64 {
         self.stats.largest_turn.swap(0, Ordering::SeqCst)
     }
+
+    /// Bytes of the largest server turn since the last call.
+    pub(crate) fn take_largest_answer(&self) -> u64 {
+        self.stats.largest_answer.swap(0, Ordering::SeqCst)
+    }
 }
 
 impl Drop for DelayProxy {
@@ -108,13 +115,16 @@ pub(crate) fn connect(client: TcpStream, upstream: SocketAddr, link: Link, stats
     stats.connections.fetch_add(1, Ordering::SeqCst);
     // The client's first chunk is a turn too.
     let server_spoke = Arc::new(AtomicBool::new(true));
+    let client_spoke = Arc::new(AtomicBool::new(false));
     let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else {
         return;
     };
     {
-        let spoke = server_spoke.clone();
+        let (spoke, heard) = (server_spoke.clone(), client_spoke.clone());
+        let stats = stats.clone();
         let turn = AtomicU64::new(0);
         pump(client, s2, link, move |n| {
+            heard.store(true, Ordering::SeqCst);
             if spoke.swap(false, Ordering::SeqCst) {
                 stats.turns.fetch_add(1, Ordering::SeqCst);
                 turn.store(0, Ordering::SeqCst);
@@ -123,8 +133,14 @@ pub(crate) fn connect(client: TcpStream, upstream: SocketAddr, link: Link, stats
             stats.largest_turn.fetch_max(bytes, Ordering::SeqCst);
         });
     }
-    pump(server, c2, link, move |_| {
-        server_spoke.store(true, Ordering::SeqCst)
+    let turn = AtomicU64::new(0);
+    pump(server, c2, link, move |n| {
+        server_spoke.store(true, Ordering::SeqCst);
+        if client_spoke.swap(false, Ordering::SeqCst) {
+            turn.store(0, Ordering::SeqCst);
+        }
+        let bytes = turn.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
+        stats.largest_answer.fetch_max(bytes, Ordering::SeqCst);
     });
 }
 
