@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::error::{Failure, Result};
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(from = "ColumnRow")]
 pub struct Column {
     pub name: String,
     /// `format_type` output, usable in casts (`character varying(50)`, `status`).
@@ -23,17 +24,44 @@ pub struct Column {
     /// Labels in declaration order when the column is an enum (or a domain over one).
     pub labels: Option<Vec<String>>,
     /// For a domain, its base type: what a value is inferred from.
-    #[serde(default)]
     pub base_type: Option<String>,
     /// `GENERATED ALWAYS AS (…) STORED` or `GENERATED ALWAYS AS IDENTITY`:
     /// the database computes it, so the fixture never writes it.
-    #[serde(default)]
     pub generated: bool,
     /// Character limit of varchar(n) / char(n).
     pub max_length: Option<i32>,
 }
 
+/// A column as [`QUERY`] sends it: an array in this order.
+type ColumnRow = (
+    String,
+    String,
+    bool,
+    bool,
+    Option<Vec<String>>,
+    Option<String>,
+    bool,
+    Option<i32>,
+);
+
+impl From<ColumnRow> for Column {
+    fn from(row: ColumnRow) -> Column {
+        let (name, sql_type, not_null, has_default, labels, base_type, generated, max_length) = row;
+        Column {
+            name,
+            sql_type,
+            not_null,
+            has_default,
+            labels,
+            base_type,
+            generated,
+            max_length,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
+#[serde(from = "ForeignKeyRow")]
 pub struct ForeignKey {
     pub table: String,
     pub columns: Vec<String>,
@@ -41,6 +69,21 @@ pub struct ForeignKey {
     pub ref_columns: Vec<String>,
     /// `a` no action, `r` restrict, `c` cascade, `n` set null, `d` set default.
     pub on_delete: String,
+}
+
+/// A foreign key as [`QUERY`] sends it: an array in this order.
+type ForeignKeyRow = (String, Vec<String>, String, Vec<String>, String);
+
+impl From<ForeignKeyRow> for ForeignKey {
+    fn from((table, columns, ref_table, ref_columns, on_delete): ForeignKeyRow) -> ForeignKey {
+        ForeignKey {
+            table,
+            columns,
+            ref_table,
+            ref_columns,
+            on_delete,
+        }
+    }
 }
 
 impl ForeignKey {
@@ -58,20 +101,42 @@ impl Column {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(from = "TableRow")]
 pub struct Table {
     /// The catalog's key: bare in the first schema, `schema.table` elsewhere.
     pub name: String,
     /// The schema-qualified, quoted name statements use.
     pub sql_name: String,
     /// A partitioned table, whose ctids repeat across its partitions.
-    #[serde(default)]
     pub partitioned: bool,
     pub columns: Vec<Column>,
-    #[serde(default)]
     pub primary_key: Option<Vec<String>>,
     /// Column sets of every plain unique index, primary key included.
-    #[serde(default)]
     pub unique: Vec<Vec<String>>,
+}
+
+/// A table as [`QUERY`] sends it: an array in this order.
+type TableRow = (
+    String,
+    String,
+    bool,
+    Vec<Column>,
+    Option<Vec<String>>,
+    Vec<Vec<String>>,
+);
+
+impl From<TableRow> for Table {
+    fn from(row: TableRow) -> Table {
+        let (name, sql_name, partitioned, columns, primary_key, unique) = row;
+        Table {
+            name,
+            sql_name,
+            partitioned,
+            columns,
+            primary_key,
+            unique,
+        }
+    }
 }
 
 impl Table {
@@ -148,20 +213,21 @@ WITH rels AS (
     user_tables!(),
     r#"
 ),
+-- Rows go out as arrays (ColumnRow, TableRow, ForeignKeyRow in catalog.rs),
+-- not as objects: a wide schema's answer would be mostly field names, and
+-- every further TCP window of it costs a round trip.
 cols AS (
-  SELECT a.attrelid, json_agg(json_build_object(
-      'name', a.attname,
-      'sql_type', format_type(a.atttypid, a.atttypmod),
-      'base_type', CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END,
-      'generated', a.attgenerated <> '' OR a.attidentity = 'a',
-      'not_null', a.attnotnull OR coalesce(t.typnotnull, false),
-      'has_default', a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> ''
-                     OR t.typdefault IS NOT NULL,
-      'labels', (SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder)
-                 FROM pg_enum e WHERE e.enumtypid = CASE WHEN t.typtype = 'd'
-                                                         THEN t.typbasetype ELSE a.atttypid END),
-      'max_length', CASE WHEN a.atttypid IN (1042, 1043) AND a.atttypmod > 4
-                         THEN a.atttypmod - 4 END
+  SELECT a.attrelid, json_agg(json_build_array(
+      a.attname,
+      format_type(a.atttypid, a.atttypmod),
+      a.attnotnull OR coalesce(t.typnotnull, false),
+      a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '' OR t.typdefault IS NOT NULL,
+      (SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder)
+       FROM pg_enum e WHERE e.enumtypid = CASE WHEN t.typtype = 'd'
+                                               THEN t.typbasetype ELSE a.atttypid END),
+      CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END,
+      a.attgenerated <> '' OR a.attidentity = 'a',
+      CASE WHEN a.atttypid IN (1042, 1043) AND a.atttypmod > 4 THEN a.atttypmod - 4 END
     ) ORDER BY a.attnum) AS columns
   FROM pg_attribute a JOIN rels r ON r.oid = a.attrelid
   LEFT JOIN pg_type t ON t.oid = a.atttypid
@@ -183,21 +249,21 @@ uniq AS (
   FROM keys GROUP BY indrelid
 )
 SELECT json_build_object(
-  'tables', (SELECT json_agg(json_build_object(
-      'name', r.relname, 'sql_name', r.sql_name, 'partitioned', r.partitioned,
-      'columns', c.columns,
-      'primary_key', u.primary_key, 'unique', coalesce(u.unique_sets, '[]'::json))
+  'tables', (SELECT json_agg(json_build_array(
+      r.relname, r.sql_name, r.partitioned, c.columns,
+      u.primary_key, coalesce(u.unique_sets, '[]'::json))
     ORDER BY r.relname)
     FROM rels r JOIN cols c ON c.attrelid = r.oid LEFT JOIN uniq u ON u.indrelid = r.oid),
-  'foreign_keys', (SELECT json_agg(json_build_object(
-      'table', ch.relname, 'ref_table', pa.relname,
-      'on_delete', con.confdeltype,
-      'columns', (SELECT json_agg(a.attname ORDER BY k.ord)
-                  FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
-                  JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum),
-      'ref_columns', (SELECT json_agg(a.attname ORDER BY k.ord)
-                  FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
-                  JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum))
+  'foreign_keys', (SELECT json_agg(json_build_array(
+      ch.relname,
+      (SELECT json_agg(a.attname ORDER BY k.ord)
+       FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+       JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum),
+      pa.relname,
+      (SELECT json_agg(a.attname ORDER BY k.ord)
+       FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
+       JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum),
+      con.confdeltype)
     ORDER BY ch.relname, con.conname)
     FROM pg_constraint con
     JOIN rels ch ON ch.oid = con.conrelid
@@ -371,6 +437,49 @@ mod tests {
         assert_eq!(catalog.sql_name("unknown"), "\"unknown\"");
         assert_eq!(catalog.referencing("stories").count(), 1);
         assert_eq!(catalog.referencing("audit.events").count(), 0);
+    }
+
+    #[test]
+    fn the_catalog_s_rows_are_read_by_position() {
+        let answer = serde_json::json!({
+            "tables": [["stories", "public.stories", false, [
+                ["id", "text", true, false, null, null, false, null],
+                ["status", "status_text", false, true, ["draft", "published"], "status", false, null],
+                ["slug", "character varying(40)", true, true, null, null, true, 40]
+            ], ["id"], [["id"], ["slug"]]]],
+            "foreign_keys": [["chapters", ["story_id"], "stories", ["id"], "c"]]
+        });
+        let catalog = Catalog::from_json(&answer).unwrap();
+        let t = catalog.table("stories").unwrap();
+        assert_eq!(
+            (t.sql_name.as_str(), t.partitioned),
+            ("public.stories", false)
+        );
+        assert_eq!(t.primary_key.as_deref(), Some(&["id".to_string()][..]));
+        assert_eq!(t.unique.len(), 2);
+        let id = t.column("id").unwrap();
+        assert!(id.not_null && !id.has_default && !id.generated);
+        let status = t.column("status").unwrap();
+        assert_eq!(status.sql_type, "status_text");
+        assert!(!status.not_null && status.has_default);
+        assert_eq!(status.labels.as_ref().unwrap()[1], "published");
+        assert_eq!(status.base_type.as_deref(), Some("status"));
+        let slug = t.column("slug").unwrap();
+        assert!(slug.generated);
+        assert_eq!(slug.max_length, Some(40));
+        let fk = &catalog.foreign_keys[0];
+        assert_eq!(
+            (fk.table.as_str(), fk.ref_table.as_str()),
+            ("chapters", "stories")
+        );
+        assert_eq!(
+            (fk.columns[0].as_str(), fk.ref_columns[0].as_str()),
+            ("story_id", "id")
+        );
+        assert!(fk.drags_rows());
+        // A row of another shape (an older tool's objects) is not a catalog.
+        let objects = serde_json::json!({"tables": [{"name": "stories"}]});
+        assert!(Catalog::from_json(&objects).is_err());
     }
 
     #[test]
