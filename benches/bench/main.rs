@@ -58,6 +58,7 @@ mod remote;
 mod scale;
 mod stats;
 mod stress;
+mod tls_front;
 
 use busy::*;
 use ctx::*;
