@@ -240,6 +240,7 @@ fn stale_cache_entry_is_reported_and_seed_clears_it() {
     let fresh = format!(
         "{{\"id\":\"{STORY_1}\",\"title\":\"Cache Test Story 1\",\"updatedAt\":\"2026-01-06T09:00:00.000Z\"}}"
     );
+    let without = env.run(&["verify", "--json"]).expect(0).json();
     env.redis(&[
         "SET",
         &format!("story:{STORY_1}:public"),
@@ -247,12 +248,29 @@ fn stale_cache_entry_is_reported_and_seed_clears_it() {
         "EX",
         "1800",
     ]);
+    // A key of another type in a fixture family is present, with no value to compare.
+    env.redis(&[
+        "HSET",
+        &format!("story:{STORY_1}:structure:public"),
+        "a",
+        "b",
+    ]);
     let report = env.run(&["verify", "--json"]).expect(0).json();
+    let present = report["cache"]["present"].as_array().unwrap();
+    assert_eq!(present.len(), 2, "{present:?}");
+    assert_eq!(present[0]["key"], format!("story:{STORY_1}:public"));
+    assert!(present[0]["ttl"].as_i64().unwrap() > 1700);
     assert_eq!(
-        report["cache"]["present"][0]["key"],
-        format!("story:{STORY_1}:public")
+        present[1]["key"],
+        format!("story:{STORY_1}:structure:public")
     );
-    assert!(report["cache"]["present"][0]["ttl"].as_i64().unwrap() > 1700);
+    assert_eq!(present[1]["ttl"], -1);
+    // Their TTLs and values come back in one pipelined command.
+    assert_eq!(
+        report["redis_commands"].as_u64().unwrap(),
+        without["redis_commands"].as_u64().unwrap() + 1,
+        "{report}"
+    );
 
     let stale = format!(
         "{{\"story\":{{\"id\":\"{STORY_1}\",\"title\":\"Old title\",\"updatedAt\":\"2026-01-06T09:00:00.000Z\"}}}}"

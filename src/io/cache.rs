@@ -340,36 +340,33 @@ impl Cache {
         Ok(())
     }
 
-    /// TTL and string value of each key, in two pipelined round trips.
+    /// TTL and string value of each key, in one pipelined round trip: a key
+    /// of another type answers GET with WRONGTYPE, which only means it has
+    /// no string value.
     pub async fn inspect(&mut self, keys: &[String]) -> redis::RedisResult<Vec<CachedKey>> {
         let mut out = Vec::new();
         for chunk in keys.chunks(BATCH) {
             let mut pipe = redis::pipe();
+            pipe.ignore_errors();
             for k in chunk {
-                pipe.cmd("TTL").arg(k).cmd("TYPE").arg(k);
+                pipe.cmd("TTL").arg(k).cmd("GET").arg(k);
             }
             let answers: Vec<redis::Value> = pipe.query_async(&mut self.con).await?;
-            let mut pipe = redis::pipe();
-            let mut strings = Vec::new();
-            for (i, k) in chunk.iter().enumerate() {
-                let ttl: i64 = redis::from_redis_value_ref(&answers[2 * i]).unwrap_or(-2);
-                let kind: String =
-                    redis::from_redis_value_ref(&answers[2 * i + 1]).unwrap_or_default();
-                if kind == "string" {
-                    pipe.cmd("GET").arg(k);
-                    strings.push(out.len());
-                }
+            for (k, pair) in chunk.iter().zip(answers.chunks(2)) {
+                let ttl: i64 = redis::from_redis_value_ref(&pair[0]).unwrap_or(-2);
+                let value = match &pair[1] {
+                    redis::Value::ServerError(_) => None,
+                    v => redis::from_redis_value_ref::<Option<String>>(v)
+                        .ok()
+                        .flatten(),
+                };
                 out.push(CachedKey {
                     key: k.clone(),
                     ttl,
-                    value: None,
+                    value,
                 });
             }
-            let values: Vec<Option<String>> = pipe.query_async(&mut self.con).await?;
-            for (slot, value) in strings.into_iter().zip(values) {
-                out[slot].value = value;
-            }
-            self.commands += 2;
+            self.commands += 1;
         }
         out.retain(|k| k.ttl != -2);
         Ok(out)
