@@ -80,6 +80,9 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
     let scene = ctx.psql_at(&db, "SELECT id FROM scenes ORDER BY id LIMIT 1")?;
     let change = format!("UPDATE scenes SET title = title || '!' WHERE id = '{scene}'");
 
+    let plain_db = ctx.redis.path().trim_start_matches('/');
+    let story = ctx.psql_at(&db, "SELECT id FROM stories ORDER BY id LIMIT 1")?;
+    let cached = [format!("story:{story}"), format!("story:{story}:public")];
     let near = ctx.proxied_url(&db, pg_proxy.port)?;
     let near_slow_start = ctx.proxied_url(&db, pg_slow_start.port)?;
     let mut cases = Vec::new();
@@ -90,12 +93,17 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
                     redis: &str,
                     extra: &[&str],
                     verb: &str,
-                    vars: &[(&str, &str)]| {
+                    vars: &[(&str, &str)],
+                    cached: &[String]| {
         eprintln!("bench: part 5: {name}");
         let mut walls = Vec::new();
         let (mut trips, mut commands, mut largest, mut answer) = (0, 0, 0, 0);
         for _ in 0..runs {
             ctx.psql_at(&db, &change)?;
+            // Keys of the fixture the app would have cached, in the plain database.
+            for key in cached {
+                redis_cli(ctx, &["-n", plain_db, "SET", key, "{}"])?;
+            }
             let mut args = vec![verb];
             args.extend_from_slice(extra);
             let run = ctx.tool_with(pg, redis, &args, vars)?;
@@ -136,6 +144,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         &[],
         "seed",
         &[],
+        &[],
     )?;
     let paired = match std::env::var_os("BENCH_COMPARE_BIN") {
         Some(other) => {
@@ -165,6 +174,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         &[],
         "seed",
         &[],
+        &[],
     )?;
     case(
         "seed, PostgreSQL 50 ms away, Redis local, no remembered catalog",
@@ -175,6 +185,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         &[],
         "seed",
         &[("FICTURES_SEED_CACHE_DIR", "")],
+        &[],
     )?;
     case(
         "seed, PostgreSQL 50 ms away with TCP slow start, Redis local, no remembered catalog",
@@ -185,6 +196,18 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         &[],
         "seed",
         &[("FICTURES_SEED_CACHE_DIR", "")],
+        &[],
+    )?;
+    case(
+        "verify, Redis 50 ms away with two fixture keys cached, PostgreSQL local",
+        "(for information)",
+        None,
+        &ctx.url(&db),
+        plain_far.as_str(),
+        &[],
+        "verify",
+        &[],
+        &cached,
     )?;
     case(
         "seed, PostgreSQL and Redis 50 ms away",
@@ -194,6 +217,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         plain_far.as_str(),
         &[],
         "seed",
+        &[],
         &[],
     )?;
     redis_cli(ctx, &["CONFIG", "SET", "slowlog-log-slower-than", "1000"])?;
@@ -207,6 +231,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         &[],
         "seed",
         &[],
+        &[],
     )?;
     case(
         "seed, 1M-key Redis 50 ms away, PostgreSQL local",
@@ -217,6 +242,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         &[],
         "seed",
         &[],
+        &[],
     )?;
     case(
         "verify, 1M-key Redis 50 ms away, PostgreSQL local",
@@ -226,6 +252,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         busy_far.as_str(),
         &[],
         "verify",
+        &[],
         &[],
     )?;
     let slowest = slowest_of_ours(ctx)?;
@@ -253,6 +280,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
             &["--redis-ca-cert", &ca],
             "seed",
             &[],
+            &[],
         )?;
         // The same through a TLS front that takes X25519, as a hosted
         // provider's proxy does: what this stack's PostgreSQL 15 costs extra.
@@ -267,6 +295,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
             redis.as_str(),
             &["--redis-ca-cert", &ca],
             "seed",
+            &[],
             &[],
         )?;
     } else {
