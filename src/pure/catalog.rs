@@ -98,6 +98,13 @@ impl Column {
     pub fn value_type(&self) -> &str {
         self.base_type.as_deref().unwrap_or(&self.sql_type)
     }
+
+    /// The type's name when it is neither a domain nor an enum: then a
+    /// built-in name (`text`, `uuid`) means that built-in type, not one a
+    /// search path puts first, and values behave as the built-in's do.
+    pub fn plain_type(&self) -> Option<&str> {
+        (self.base_type.is_none() && self.labels.is_none()).then_some(self.sql_type.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

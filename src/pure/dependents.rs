@@ -396,14 +396,12 @@ impl Walker<'_> {
         let t = self.catalog.table(table)?;
         let identity = self.identity(table);
         let round_trips = |c: &String| {
-            t.column(c).is_some_and(|col| {
-                col.base_type.is_none()
-                    && col.labels.is_none()
-                    && (matches!(
-                        col.sql_type.as_str(),
-                        "text" | "uuid" | "integer" | "bigint" | "smallint"
-                    ) || col.sql_type.starts_with("character varying"))
-            })
+            t.column(c)
+                .and_then(|col| col.plain_type())
+                .is_some_and(|ty| {
+                    matches!(ty, "text" | "uuid" | "integer" | "bigint" | "smallint")
+                        || ty.starts_with("character varying")
+                })
         };
         if identity.is_empty() || !identity.iter().all(round_trips) {
             return None;

@@ -49,9 +49,9 @@ fn digested(t: &TableRows, catalog: &Catalog) -> BTreeSet<String> {
     t.owned()
         .into_iter()
         .filter(|c| {
-            table.column(c).is_some_and(|col| {
-                col.sql_type == "text" && col.base_type.is_none() && col.labels.is_none()
-            })
+            table
+                .column(c)
+                .is_some_and(|col| col.plain_type() == Some("text"))
         })
         .filter(|c| {
             t.rows
