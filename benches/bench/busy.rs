@@ -12,7 +12,7 @@ use anyhow::{Context, Result, ensure};
 use crate::ctx::*;
 use crate::proxy::*;
 use crate::stats::*;
-use crate::tls_front::TlsFront;
+use crate::tls_front;
 
 /// One measured case: its name, the runs' wall times, round trips and Redis commands.
 pub(crate) struct Case {
@@ -284,7 +284,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         )?;
         // The same through a TLS front that takes X25519, as a hosted
         // provider's proxy does: what this stack's PostgreSQL 15 costs extra.
-        let front = TlsFront::start(ctx.pg_addr()?, Path::new(&ca).parent().context("CA path")?)?;
+        let front = tls_front::start(ctx.pg_addr()?, Path::new(&ca).parent().context("CA path")?)?;
         let front_proxy = DelayProxy::start(([127, 0, 0, 1], front.port).into(), ctx.delay)?;
         pg.set_port(Some(front_proxy.port)).ok();
         case(

@@ -15,8 +15,49 @@ use anyhow::{Context, Result};
 /// when it is due, so throughput is not limited to one chunk per delay.
 pub(crate) struct DelayProxy {
     pub(crate) port: u16,
-    pub(crate) stop: Arc<AtomicBool>,
+    _listening: Loopback,
     pub(crate) stats: Arc<ProxyStats>,
+}
+
+/// A loopback listener that hands each connection to its own thread until
+/// dropped: the accept loop both the delaying proxy and the TLS front run.
+pub(crate) struct Loopback {
+    pub(crate) port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl Loopback {
+    pub(crate) fn serve(
+        what: &str,
+        each: impl Fn(TcpStream) + Clone + Send + 'static,
+    ) -> Result<Loopback> {
+        let listener = TcpListener::bind("127.0.0.1:0").with_context(|| format!("{what} binds"))?;
+        let port = listener.local_addr()?.port();
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                for client in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if let Ok(client) = client {
+                        let each = each.clone();
+                        thread::spawn(move || each(client));
+                    }
+                }
+            });
+        }
+        Ok(Loopback { port, stop })
+    }
+}
+
+impl Drop for Loopback {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
 }
 
 #[derive(Default)]
@@ -56,26 +97,18 @@ impl DelayProxy {
     }
 
     pub(crate) fn over(upstream: SocketAddr, link: Link) -> Result<DelayProxy> {
-        let listener = TcpListener::bind("127.0.0.1:0").context("the proxy binds")?;
-        let port = listener.local_addr()?.port();
-        let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(ProxyStats::default());
-        {
-            let stop = stop.clone();
+        let listening = {
             let stats = stats.clone();
-            thread::spawn(move || {
-                for client in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    if let Ok(client) = client {
-                        let stats = stats.clone();
-                        thread::spawn(move || connect(client, upstream, link, stats));
-                    }
-                }
-            });
-        }
-        Ok(DelayProxy { port, stop, stats })
+            Loopback::serve("the proxy", move |client| {
+                connect(client, upstream, link, stats.clone())
+            })?
+        };
+        Ok(DelayProxy {
+            port: listening.port,
+            _listening: listening,
+            stats,
+        })
     }
 
     /// (connections, client turns) since the last call.
@@ -97,14 +130,6 @@ impl DelayProxy {
     }
 }
 
-impl Drop for DelayProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop so it sees the flag.
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-    }
-}
-
 pub(crate) fn connect(client: TcpStream, upstream: SocketAddr, link: Link, stats: Arc<ProxyStats>) {
     let Ok(server) = TcpStream::connect_timeout(&upstream, Duration::from_secs(5)) else {
         let _ = client.shutdown(Shutdown::Both);
@@ -120,28 +145,34 @@ pub(crate) fn connect(client: TcpStream, upstream: SocketAddr, link: Link, stats
         return;
     };
     {
-        let (spoke, heard) = (server_spoke.clone(), client_spoke.clone());
+        let (mine, theirs) = (client_spoke.clone(), server_spoke.clone());
         let stats = stats.clone();
         let turn = AtomicU64::new(0);
         pump(client, s2, link, move |n| {
-            heard.store(true, Ordering::SeqCst);
-            if spoke.swap(false, Ordering::SeqCst) {
+            let (new, bytes) = turn_bytes(&mine, &theirs, &turn, n);
+            if new {
                 stats.turns.fetch_add(1, Ordering::SeqCst);
-                turn.store(0, Ordering::SeqCst);
             }
-            let bytes = turn.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
             stats.largest_turn.fetch_max(bytes, Ordering::SeqCst);
         });
     }
     let turn = AtomicU64::new(0);
     pump(server, c2, link, move |n| {
-        server_spoke.store(true, Ordering::SeqCst);
-        if client_spoke.swap(false, Ordering::SeqCst) {
-            turn.store(0, Ordering::SeqCst);
-        }
-        let bytes = turn.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
+        let (_, bytes) = turn_bytes(&server_spoke, &client_spoke, &turn, n);
         stats.largest_answer.fetch_max(bytes, Ordering::SeqCst);
     });
+}
+
+/// One side's chunk of `n` bytes: notes that it spoke, and returns whether
+/// the chunk starts its turn (the other side spoke since its last one) and
+/// the bytes of its turn so far.
+fn turn_bytes(mine: &AtomicBool, theirs: &AtomicBool, turn: &AtomicU64, n: usize) -> (bool, u64) {
+    mine.store(true, Ordering::SeqCst);
+    let new = theirs.swap(false, Ordering::SeqCst);
+    if new {
+        turn.store(0, Ordering::SeqCst);
+    }
+    (new, turn.fetch_add(n as u64, Ordering::SeqCst) + n as u64)
 }
 
 /// Forwards `from` to `to`, each chunk `link.delay` after it was read (and

@@ -4,9 +4,8 @@
 //! pay a HelloRetryRequest), and forwards the plaintext to the server.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
@@ -15,57 +14,29 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ServerConfig, ServerConnection};
 
+use crate::proxy::Loopback;
+
 /// PostgreSQL's SSLRequest: length 8, then the code 1234.5679.
 const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
 
-pub(crate) struct TlsFront {
-    pub(crate) port: u16,
-    stop: Arc<AtomicBool>,
-}
-
-impl TlsFront {
-    /// Listens on a loopback port with the certificate and key in `tls_dir`
-    /// (`server.crt`, `server.key`, as scripts/stack.sh writes them).
-    pub(crate) fn start(upstream: SocketAddr, tls_dir: &Path) -> Result<TlsFront> {
-        let certs = CertificateDer::pem_file_iter(tls_dir.join("server.crt"))
-            .context("the stack's server.crt")?
-            .collect::<Result<Vec<_>, _>>()?;
-        let key = PrivateKeyDer::from_pem_file(tls_dir.join("server.key"))
-            .context("the stack's server.key")?;
-        let config = Arc::new(
-            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()?
-                .with_no_client_auth()
-                .with_single_cert(certs, key)?,
-        );
-        let listener = TcpListener::bind("127.0.0.1:0").context("the TLS front binds")?;
-        let port = listener.local_addr()?.port();
-        let stop = Arc::new(AtomicBool::new(false));
-        {
-            let stop = stop.clone();
-            thread::spawn(move || {
-                for client in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    if let Ok(client) = client {
-                        let config = config.clone();
-                        thread::spawn(move || {
-                            let _ = serve(client, upstream, config);
-                        });
-                    }
-                }
-            });
-        }
-        Ok(TlsFront { port, stop })
-    }
-}
-
-impl Drop for TlsFront {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-    }
+/// Listens on a loopback port with the certificate and key in `tls_dir`
+/// (`server.crt`, `server.key`, as scripts/stack.sh writes them), until the
+/// listener is dropped.
+pub(crate) fn start(upstream: SocketAddr, tls_dir: &Path) -> Result<Loopback> {
+    let certs = CertificateDer::pem_file_iter(tls_dir.join("server.crt"))
+        .context("the stack's server.crt")?
+        .collect::<Result<Vec<_>, _>>()?;
+    let key = PrivateKeyDer::from_pem_file(tls_dir.join("server.key"))
+        .context("the stack's server.key")?;
+    let config = Arc::new(
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)?,
+    );
+    Loopback::serve("the TLS front", move |client| {
+        let _ = serve(client, upstream, config.clone());
+    })
 }
 
 /// One client: the SSLRequest answered, then TLS records in from the client
