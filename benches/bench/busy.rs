@@ -40,6 +40,38 @@ pub(crate) struct Paired {
     error: f64,
 }
 
+/// How one case runs the tool, and what it is held to.
+struct Spec<'a> {
+    name: &'a str,
+    goal: &'static str,
+    limit: Option<Duration>,
+    pg: &'a str,
+    redis: &'a str,
+    verb: &'a str,
+    extra: &'a [&'a str],
+    vars: &'a [(&'a str, &'a str)],
+    /// Keys of the fixture set in the plain Redis database before each run,
+    /// as the app would have cached them.
+    cached: &'a [String],
+}
+
+impl<'a> Spec<'a> {
+    /// A seed with nothing extra, for information.
+    fn seed(name: &'a str, pg: &'a str, redis: &'a str) -> Spec<'a> {
+        Spec {
+            name,
+            goal: "(for information)",
+            limit: None,
+            pg,
+            redis,
+            verb: "seed",
+            extra: &[],
+            vars: &[],
+            cached: &[],
+        }
+    }
+}
+
 pub(crate) struct Busy {
     keys: u64,
     cases: Vec<Case>,
@@ -86,15 +118,18 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
     let near = ctx.proxied_url(&db, pg_proxy.port)?;
     let near_slow_start = ctx.proxied_url(&db, pg_slow_start.port)?;
     let mut cases = Vec::new();
-    let mut case = |name: &str,
-                    goal,
-                    limit,
-                    pg: &str,
-                    redis: &str,
-                    extra: &[&str],
-                    verb: &str,
-                    vars: &[(&str, &str)],
-                    cached: &[String]| {
+    let mut case = |spec: Spec| {
+        let Spec {
+            name,
+            goal,
+            limit,
+            pg,
+            redis,
+            verb,
+            extra,
+            vars,
+            cached,
+        } = spec;
         eprintln!("bench: part 5: {name}");
         let mut walls = Vec::new();
         let (mut trips, mut commands, mut largest, mut answer) = (0, 0, 0, 0);
@@ -135,17 +170,15 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         });
         Ok::<_, anyhow::Error>(())
     };
-    case(
-        "seed, PostgreSQL 50 ms away, Redis local",
-        "≤ 0.22 s",
-        Some(Duration::from_millis(220)),
-        &near,
-        &plain_redis,
-        &[],
-        "seed",
-        &[],
-        &[],
-    )?;
+    case(Spec {
+        goal: "≤ 0.22 s",
+        limit: Some(Duration::from_millis(220)),
+        ..Spec::seed(
+            "seed, PostgreSQL 50 ms away, Redis local",
+            &near,
+            &plain_redis,
+        )
+    })?;
     let paired = match std::env::var_os("BENCH_COMPARE_BIN") {
         Some(other) => {
             let pairs = env_usize("BENCH_COMPARE_PAIRS", 50)?;
@@ -165,96 +198,65 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         }
         None => None,
     };
-    case(
+    case(Spec::seed(
         "seed, PostgreSQL 50 ms away with TCP slow start, Redis local",
-        "(for information)",
-        None,
         &near_slow_start,
         &plain_redis,
-        &[],
-        "seed",
-        &[],
-        &[],
-    )?;
-    case(
-        "seed, PostgreSQL 50 ms away, Redis local, no remembered catalog",
-        "(for information)",
-        None,
-        &near,
-        &plain_redis,
-        &[],
-        "seed",
-        &[("FICTURES_SEED_CACHE_DIR", "")],
-        &[],
-    )?;
-    case(
-        "seed, PostgreSQL 50 ms away with TCP slow start, Redis local, no remembered catalog",
-        "(for information)",
-        None,
-        &near_slow_start,
-        &plain_redis,
-        &[],
-        "seed",
-        &[("FICTURES_SEED_CACHE_DIR", "")],
-        &[],
-    )?;
-    case(
-        "verify, Redis 50 ms away with two fixture keys cached, PostgreSQL local",
-        "(for information)",
-        None,
-        &ctx.url(&db),
-        plain_far.as_str(),
-        &[],
-        "verify",
-        &[],
-        &cached,
-    )?;
-    case(
+    ))?;
+    case(Spec {
+        vars: &[("FICTURES_SEED_CACHE_DIR", "")],
+        ..Spec::seed(
+            "seed, PostgreSQL 50 ms away, Redis local, no remembered catalog",
+            &near,
+            &plain_redis,
+        )
+    })?;
+    case(Spec {
+        vars: &[("FICTURES_SEED_CACHE_DIR", "")],
+        ..Spec::seed(
+            "seed, PostgreSQL 50 ms away with TCP slow start, Redis local, no remembered catalog",
+            &near_slow_start,
+            &plain_redis,
+        )
+    })?;
+    case(Spec {
+        verb: "verify",
+        cached: &cached,
+        ..Spec::seed(
+            "verify, Redis 50 ms away with two fixture keys cached, PostgreSQL local",
+            &ctx.url(&db),
+            plain_far.as_str(),
+        )
+    })?;
+    case(Spec::seed(
         "seed, PostgreSQL and Redis 50 ms away",
-        "(for information)",
-        None,
         &near,
         plain_far.as_str(),
-        &[],
-        "seed",
-        &[],
-        &[],
-    )?;
+    ))?;
     redis_cli(ctx, &["CONFIG", "SET", "slowlog-log-slower-than", "1000"])?;
     redis_cli(ctx, &["SLOWLOG", "RESET"])?;
-    case(
+    case(Spec::seed(
         "seed, 1M-key Redis local, PostgreSQL local",
-        "(for information)",
-        None,
         &ctx.url(&db),
         busy.as_str(),
-        &[],
-        "seed",
-        &[],
-        &[],
-    )?;
-    case(
-        "seed, 1M-key Redis 50 ms away, PostgreSQL local",
-        "≤ 1.0 s",
-        Some(Duration::from_secs(1)),
-        &ctx.url(&db),
-        busy_far.as_str(),
-        &[],
-        "seed",
-        &[],
-        &[],
-    )?;
-    case(
-        "verify, 1M-key Redis 50 ms away, PostgreSQL local",
-        "(for information)",
-        None,
-        &ctx.url(&db),
-        busy_far.as_str(),
-        &[],
-        "verify",
-        &[],
-        &[],
-    )?;
+    ))?;
+    case(Spec {
+        goal: "≤ 1.0 s",
+        limit: Some(Duration::from_secs(1)),
+        ..Spec::seed(
+            "seed, 1M-key Redis 50 ms away, PostgreSQL local",
+            &ctx.url(&db),
+            busy_far.as_str(),
+        )
+    })?;
+    case(Spec {
+        verb: "verify",
+        ..Spec::seed(
+            "verify, 1M-key Redis 50 ms away, PostgreSQL local",
+            &ctx.url(&db),
+            busy_far.as_str(),
+        )
+    })?;
     let slowest = slowest_of_ours(ctx)?;
     redis_cli(ctx, &["CONFIG", "SET", "slowlog-log-slower-than", "10000"])?;
     if let (Ok(pg_tls), Ok(redis_tls), Ok(ca)) = (
@@ -271,33 +273,29 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         redis.set_host(Some("127.0.0.1"))?;
         redis.set_port(Some(redis_tls_proxy.port)).ok();
         redis.set_path(&format!("/{}", ctx.redis.path().trim_start_matches('/')));
-        case(
-            "seed, TLS to both, both 50 ms away",
-            "≤ 0.35 s",
-            Some(Duration::from_millis(350)),
-            pg.as_str(),
-            redis.as_str(),
-            &["--redis-ca-cert", &ca],
-            "seed",
-            &[],
-            &[],
-        )?;
+        case(Spec {
+            goal: "≤ 0.35 s",
+            limit: Some(Duration::from_millis(350)),
+            extra: &["--redis-ca-cert", &ca],
+            ..Spec::seed(
+                "seed, TLS to both, both 50 ms away",
+                pg.as_str(),
+                redis.as_str(),
+            )
+        })?;
         // The same through a TLS front that takes X25519, as a hosted
         // provider's proxy does: what this stack's PostgreSQL 15 costs extra.
         let front = tls_front::start(ctx.pg_addr()?, Path::new(&ca).parent().context("CA path")?)?;
         let front_proxy = DelayProxy::start(([127, 0, 0, 1], front.port).into(), ctx.delay)?;
         pg.set_port(Some(front_proxy.port)).ok();
-        case(
-            "seed, TLS to both, both 50 ms away, PostgreSQL's TLS ended by a proxy that takes X25519",
-            "(for information)",
-            None,
-            pg.as_str(),
-            redis.as_str(),
-            &["--redis-ca-cert", &ca],
-            "seed",
-            &[],
-            &[],
-        )?;
+        case(Spec {
+            extra: &["--redis-ca-cert", &ca],
+            ..Spec::seed(
+                "seed, TLS to both, both 50 ms away, PostgreSQL's TLS ended by a proxy that takes X25519",
+                pg.as_str(),
+                redis.as_str(),
+            )
+        })?;
     } else {
         eprintln!("bench: part 5: no TLS endpoints in the environment; TLS case skipped");
     }
