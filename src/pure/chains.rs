@@ -45,8 +45,10 @@ impl Chains {
                 .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
                 .map(str::trim)
         };
-        // Fields only Redis' own server (and Valkey, its fork) reports.
-        let redis_like = field("redis_mode") == Some("standalone")
+        // Fields only Redis' own server (and Valkey, its fork) reports;
+        // Valkey 8.1 names its mode `server_mode`.
+        let standalone = [field("redis_mode"), field("server_mode")].contains(&Some("standalone"));
+        let redis_like = standalone
             && field("multiplexing_api").is_some()
             && field("executable").is_some()
             && field("dragonfly_version").is_none()
@@ -139,6 +141,13 @@ mod tests {
         assert_eq!(Chains::for_keyspace(1_000_000, &kvrocks).count(), 1);
         let hidden = REDIS.replace("executable:", "x:");
         assert_eq!(Chains::for_keyspace(1_000_000, &hidden).count(), 1);
+        // Valkey 8.1's INFO server, abridged.
+        let valkey = "# Server\r\nredis_version:7.2.4\r\nserver_name:valkey\r\n\
+                      valkey_version:8.1.1\r\nserver_mode:standalone\r\n\
+                      multiplexing_api:epoll\r\nexecutable:/usr/bin/valkey-server\r\n";
+        assert_eq!(Chains::for_keyspace(1_000_000, valkey).count(), 4);
+        let valkey_cluster = valkey.replace("server_mode:standalone", "server_mode:cluster");
+        assert_eq!(Chains::for_keyspace(1_000_000, &valkey_cluster).count(), 1);
     }
 
     #[test]
