@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Throwaway PostgreSQL + Redis for developing and testing fictures-seed, state in <repo>/.stack
-# (or $STACK_DIR). Usage: scripts/stack.sh up [--tls] | down | status | env
+# (or $STACK_DIR). Usage: scripts/stack.sh up [--tls] [--valkey] | down | status | env
 # `eval "$(scripts/stack.sh up)"` exports DATABASE_URL, REDIS_URL, STACK_PG_ADMIN_URL.
 set -euo pipefail
 
@@ -11,14 +11,18 @@ STACK_DIR="${STACK_DIR:-$REPO_ROOT/.stack}"
 TIMEOUT="${STACK_TIMEOUT:-30}"
 PG_PORT_START="${PGPORT_WANTED:-54329}"
 REDIS_PORT_START="${REDIS_PORT_WANTED:-63799}"
+VALKEY_PORT_START="${VALKEY_PORT_WANTED:-63899}"
 readonly MARKER=".fictures-stack"
 readonly PG_SUPERUSER="postgres"
 readonly DB_NAME="fictures"
 
+# Another Redis build (a newer Redis, Valkey) to run instead of the one on PATH.
+REDIS_SERVER="${REDIS_SERVER_BIN:-redis-server}"
+
 # Filled in by resolve_paths / load_state (PG_BIN may come from the environment).
 PG_BIN="${PG_BIN:-}" PG_ROOT="" PG_DATA="" PG_SOCK="" PG_LOG=""
 REDIS_DIR="" REDIS_CONF="" REDIS_PID="" REDIS_LOG="" TLS_DIR="" STATE_FILE="" ENV_FILE=""
-PG_PORT="" REDIS_PORT="" REDIS_TLS_PORT="" TLS=0
+PG_PORT="" REDIS_PORT="" REDIS_TLS_PORT="" TLS=0 VALKEY_PORT=""
 
 # ---------------------------------------------------------------- helpers
 
@@ -28,11 +32,15 @@ die() { printf '%s: error: %s\n' "$SCRIPT_NAME" "$*" >&2; exit 1; }
 usage() {
   cat >&2 <<EOF
 usage: scripts/stack.sh <command>
-  up [--tls]  start PostgreSQL and Redis (installing redis-server if needed), print env lines
+  up [--tls] [--valkey]
+              start PostgreSQL and Redis (installing redis-server if needed), print env lines;
+              --valkey also starts a Valkey server (VALKEY_URL), installing valkey-server
+              from Debian's backports if needed
   down        stop both servers and delete the state dir ($STACK_DIR)
   status      report whether each server answers; exit 0 only if both do
   env         print the env lines of the running stack; exit 1 if it is not up
-env knobs: STACK_DIR, PGPORT_WANTED, REDIS_PORT_WANTED, STACK_TIMEOUT (seconds, default 30), PG_BIN
+env knobs: STACK_DIR, PGPORT_WANTED, REDIS_PORT_WANTED, VALKEY_PORT_WANTED, STACK_TIMEOUT (seconds, default 30), PG_BIN,
+  REDIS_SERVER_BIN (a redis-server or valkey-server to run instead of the one on PATH)
 EOF
 }
 
@@ -155,13 +163,14 @@ load_state() {
       REDIS_PORT) REDIS_PORT="$v" ;;
       REDIS_TLS_PORT) REDIS_TLS_PORT="$v" ;;
       TLS) TLS="$v" ;;
+      VALKEY_PORT) VALKEY_PORT="$v" ;;
     esac
   done <"$STATE_FILE"
 }
 
 save_state() {
-  printf 'PG_PORT=%s\nREDIS_PORT=%s\nREDIS_TLS_PORT=%s\nTLS=%s\n' \
-    "$PG_PORT" "$REDIS_PORT" "$REDIS_TLS_PORT" "$TLS" >"$STATE_FILE.tmp"
+  printf 'PG_PORT=%s\nREDIS_PORT=%s\nREDIS_TLS_PORT=%s\nTLS=%s\nVALKEY_PORT=%s\n' \
+    "$PG_PORT" "$REDIS_PORT" "$REDIS_TLS_PORT" "$TLS" "$VALKEY_PORT" >"$STATE_FILE.tmp"
   mv -f "$STATE_FILE.tmp" "$STATE_FILE"
 }
 
@@ -209,17 +218,41 @@ apt_install() {
 }
 
 ensure_tools() {
-  local want_tls="$1" pkgs=()
+  local want_tls="$1" want_valkey="$2" pkgs=()
   find_pg_bin || pkgs+=(postgresql)
-  command -v redis-server >/dev/null || pkgs+=(redis-server)
+  if [[ -n "${REDIS_SERVER_BIN:-}" ]]; then
+    [[ -x "$REDIS_SERVER_BIN" ]] || die "REDIS_SERVER_BIN=$REDIS_SERVER_BIN is not an executable file; point it at a built redis-server or valkey-server, or unset it."
+  else
+    command -v redis-server >/dev/null || pkgs+=(redis-server)
+  fi
   command -v redis-cli >/dev/null || pkgs+=(redis-tools)
   if [[ "$want_tls" == 1 ]] && ! command -v openssl >/dev/null; then pkgs+=(openssl); fi
+  if [[ "$want_valkey" == 1 ]] && ! command -v valkey-server >/dev/null; then
+    add_backports_for_valkey
+    pkgs+=(valkey-server)
+  fi
   (( ${#pkgs[@]} == 0 )) || apt_install "${pkgs[@]}"
   find_pg_bin || die "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin; install postgresql or set PG_BIN."
-  command -v redis-server >/dev/null || die "redis-server is still missing after apt-get; install it by hand."
+  command -v "$REDIS_SERVER" >/dev/null || die "redis-server is still missing after apt-get; install it by hand."
   command -v redis-cli >/dev/null || die "redis-cli is still missing after apt-get; install redis-tools by hand."
+  if [[ "$want_valkey" == 1 ]] && ! command -v valkey-server >/dev/null; then
+    die "valkey-server is still missing after apt-get; install it by hand, or drop --valkey."
+  fi
   is_root && ! id postgres >/dev/null 2>&1 && die "running as root but there is no postgres user to own the cluster; install postgresql or run as a normal user."
   return 0
+}
+
+# Valkey is in Debian from trixie on and in bookworm's backports, whose packages apt never
+# prefers over the release's, so adding them changes no other package.
+add_backports_for_valkey() {
+  local codename="" list=/etc/apt/sources.list.d/fictures-stack-backports.list sudo=()
+  [[ -r /etc/os-release ]] && codename="$(. /etc/os-release && [[ "${ID:-}" == debian ]] && echo "${VERSION_CODENAME:-}")"
+  [[ "$codename" == bookworm ]] || return 0
+  grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/ && return 0
+  say "adding Debian's bookworm-backports to apt's sources ($list), for valkey-server"
+  is_root || sudo=(sudo -n)
+  echo "deb http://deb.debian.org/debian bookworm-backports main" | "${sudo[@]}" tee "$list" >/dev/null \
+    || die "cannot write $list; rerun as root or install valkey-server yourself."
 }
 
 # ---------------------------------------------------------------- TLS
@@ -424,11 +457,14 @@ ensure_db() {
 
 # ---------------------------------------------------------------- Redis
 
+# Valkey names its process valkey-server; `down` may run without REDIS_SERVER_BIN.
+runs_redis() { pid_runs "$1" redis-server || pid_runs "$1" valkey-server; }
+
 redis_pid() {
   local pid
   pid="$(cat "$REDIS_PID" 2>/dev/null)" || return 1
   # A pid recorded before a reboot may now belong to some other program.
-  pid_runs "$pid" redis-server || return 1
+  runs_redis "$pid" || return 1
   echo "$pid"
 }
 
@@ -478,10 +514,10 @@ start_redis() {
   fi
   rm -f "$REDIS_PID"
   write_redis_conf
-  say "starting Redis on 127.0.0.1:$REDIS_PORT${REDIS_TLS_PORT:+ (TLS on $REDIS_TLS_PORT)}"
-  if ! redis-server "$REDIS_CONF" </dev/null >>"$REDIS_LOG" 2>&1 9>&-; then
+  say "starting $(basename "$REDIS_SERVER") on 127.0.0.1:$REDIS_PORT${REDIS_TLS_PORT:+ (TLS on $REDIS_TLS_PORT)}"
+  if ! "$REDIS_SERVER" "$REDIS_CONF" </dev/null >>"$REDIS_LOG" 2>&1 9>&-; then
     tail_log "$REDIS_LOG"
-    die "redis-server refused to start with $REDIS_CONF; see the log above."
+    die "$REDIS_SERVER refused to start with $REDIS_CONF; see the log above."
   fi
   wait_redis
 }
@@ -495,13 +531,26 @@ stop_redis() {
   fi
   local i
   for i in $(seq 1 50); do
-    pid_runs "$pid" redis-server || return 0
+    runs_redis "$pid" || return 0
     if (( i == 10 )); then kill -TERM "$pid" 2>/dev/null || true; fi
     if (( i == 40 )); then kill -KILL "$pid" 2>/dev/null || true; fi
     sleep 0.1
   done
-  pid_runs "$pid" redis-server && die "could not stop Redis (pid $pid); kill it by hand."
+  runs_redis "$pid" && die "could not stop Redis (pid $pid); kill it by hand."
   rm -f "$REDIS_PID"
+}
+
+# Runs "$@" with the Redis settings pointed at the stack's Valkey server (no TLS), so the
+# Redis functions start, stop and probe it; VALKEY_PORT takes the port they picked.
+as_valkey() {
+  local REDIS_DIR="$STACK_DIR/valkey" REDIS_PORT="$VALKEY_PORT" REDIS_PORT_START="$VALKEY_PORT_START"
+  local REDIS_CONF="$STACK_DIR/valkey/valkey.conf" REDIS_PID="$STACK_DIR/valkey/valkey.pid"
+  local REDIS_LOG="$STACK_DIR/valkey/valkey.log" REDIS_TLS_PORT="" TLS=0 REDIS_SERVER=valkey-server
+  local rc=0
+  mkdir -p "$REDIS_DIR"
+  "$@" || rc=$?
+  VALKEY_PORT="$REDIS_PORT"
+  return "$rc"
 }
 
 ensure_redis() {
@@ -519,6 +568,7 @@ env_lines() {
   echo "export DATABASE_URL=postgres://$PG_SUPERUSER@127.0.0.1:$PG_PORT/$DB_NAME"
   echo "export REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"
   echo "export STACK_PG_ADMIN_URL=postgres://$PG_SUPERUSER@127.0.0.1:$PG_PORT/postgres"
+  [[ -z "$VALKEY_PORT" ]] || echo "export VALKEY_URL=redis://127.0.0.1:$VALKEY_PORT/0"
   if [[ "$TLS" == 1 ]]; then
     echo "export DATABASE_URL_TLS=postgres://$PG_SUPERUSER@127.0.0.1:$PG_PORT/$DB_NAME?sslmode=require"
     echo "export REDIS_URL_TLS=rediss://127.0.0.1:$REDIS_TLS_PORT/0"
@@ -545,21 +595,24 @@ apply_tls_request() {
 }
 
 cmd_up() {
-  local want_tls=0
+  local want_tls=0 want_valkey=0
   while (( $# )); do
     case "$1" in
       --tls) want_tls=1 ;;
+      --valkey) want_valkey=1 ;;
       *) usage; die "unknown option for up: $1" ;;
     esac
     shift
   done
   take_lock
-  ensure_tools "$want_tls"
+  ensure_tools "$want_tls" "$want_valkey"
   make_state_dir
   load_state
   apply_tls_request "$want_tls"
   ensure_pg
   ensure_redis
+  # Started once asked for; a later `up` without --valkey keeps it.
+  if (( want_valkey )) || [[ -n "$VALKEY_PORT" ]]; then as_valkey ensure_redis; fi
   save_state
   ensure_db
   write_env
@@ -576,6 +629,7 @@ cmd_down() {
   load_state
   if [[ -n "$PG_BIN" ]] || find_pg_bin; then stop_pg; fi
   stop_redis
+  [[ -z "$VALKEY_PORT" ]] || as_valkey stop_redis
   if [[ -L "$STACK_DIR/pg" ]]; then
     remove_owned_dir "$PG_ROOT"
     rmdir "$(dirname "$PG_ROOT")" 2>/dev/null || true
@@ -608,6 +662,13 @@ cmd_status() {
     echo "redis:    running  redis://127.0.0.1:$REDIS_PORT/0${REDIS_TLS_PORT:+  rediss://127.0.0.1:$REDIS_TLS_PORT/0}"
   else
     echo "redis:    not running"
+  fi
+  if [[ -n "$VALKEY_PORT" ]]; then
+    if as_valkey redis_answers; then
+      echo "valkey:   running  redis://127.0.0.1:$VALKEY_PORT/0"
+    else
+      echo "valkey:   not running"
+    fi
   fi
   (( PG_OK && REDIS_OK )) || { echo "(state dir: $STACK_DIR; start with scripts/stack.sh up)"; return 1; }
 }

@@ -10,7 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # --tls: the suite also proves TLS to both servers for real.
 export STACK_DIR="$PWD/.stack-test"
 source scripts/stack-session.sh
-stack_session --tls
+stack_session --tls --valkey
 
 echo "test.sh: cargo fmt --check" >&2
 cargo fmt --check

@@ -2,7 +2,8 @@
 //! (same families, ids of the same length and alphabet), `seed`, `verify`
 //! and `teardown` find exactly the fixture's keys, with the scan script and,
 //! where an ACL refuses scripts, with plain SCAN MATCH, in one chain of steps
-//! or in four side by side.
+//! or in four side by side, on Redis and on Valkey; and a pass's steps end at
+//! their time budget on both.
 
 mod common;
 
@@ -169,12 +170,21 @@ fn a_busy_keyspace_gives_up_exactly_the_fixture_keys() {
 
 /// Past 100,000 keys a pass runs as four chains of steps side by side, each
 /// over its own share of the buckets; together they miss nothing.
-#[test]
-fn a_keyspace_walked_by_four_chains_gives_up_exactly_the_fixture_keys() {
-    let env = TestEnv::new();
-    finds_exactly_the_fixture_keys(&env, 25_000, 400);
+fn four_chains_find_exactly_the_fixture_keys(env: &TestEnv) {
+    finds_exactly_the_fixture_keys(env, 25_000, 400);
     let log = env.run(&["verify", "-vv"]).stderr();
     assert!(log.contains("in 4 chains"), "{log}");
+}
+
+#[test]
+fn a_keyspace_walked_by_four_chains_gives_up_exactly_the_fixture_keys() {
+    four_chains_find_exactly_the_fixture_keys(&TestEnv::new());
+}
+
+/// Valkey names its mode `server_mode`, not `redis_mode`, and is split too.
+#[test]
+fn a_valkey_keyspace_walked_by_four_chains_gives_up_exactly_the_fixture_keys() {
+    four_chains_find_exactly_the_fixture_keys(&TestEnv::on_valkey());
 }
 
 #[test]
@@ -207,4 +217,44 @@ fn without_scripts_plain_scans_find_the_same_keys() {
     assert!(log.contains("in 4 chains"), "{log}");
     env.redis_url = admin;
     env.redis(&["ACL", "DELUSER", &user]);
+}
+
+/// Each scan step ends when its time budget is spent, so a pass over a
+/// million keys takes more steps than it has chains (one step a chain means
+/// the clock never moved: Redis 7.2 and Valkey answer TIME with the script's
+/// start for its whole run).
+fn steps_end_at_their_budget(env: &TestEnv) {
+    env.run(&["seed", "--quiet", "--no-cache"]).expect(0);
+    // 100,000 keys a script, so the shared server is held briefly each time.
+    let fill = "local n = redis.call('DBSIZE') \
+                for i = n + 1, n + 100000 do redis.call('SET', 'crowd:' .. i, 'x') end";
+    for _ in 0..10 {
+        env.redis(&["EVAL", fill, "0"]);
+    }
+    assert_eq!(dbsize(env), 1_000_000);
+    let log = env.run(&["invalidate", "-vv"]).expect(0).stderr();
+    env.redis(&["FLUSHDB"]);
+    let pass = log
+        .lines()
+        .find_map(|l| l.split_once("a pass took ").map(|(_, rest)| rest))
+        .unwrap_or_else(|| panic!("no pass in the log: {log}"));
+    let numbers: Vec<u64> = pass.split(' ').filter_map(|w| w.parse().ok()).collect();
+    let [steps, chains] = numbers[..] else {
+        panic!("{pass}")
+    };
+    assert_eq!(chains, 4, "{pass}");
+    assert!(
+        steps > chains,
+        "each chain ran its share in one step: {pass}"
+    );
+}
+
+#[test]
+fn steps_end_at_their_budget_on_redis() {
+    steps_end_at_their_budget(&TestEnv::new());
+}
+
+#[test]
+fn steps_end_at_their_budget_on_valkey() {
+    steps_end_at_their_budget(&TestEnv::on_valkey());
 }

@@ -12,6 +12,7 @@ use crate::error::{ExitCode, Failure, Result};
 use crate::pure::chains::{Chains, Next};
 use crate::pure::families::Families;
 use crate::pure::redact;
+use crate::pure::wording::count;
 use crate::retry;
 
 /// A key as `verify` reports it.
@@ -322,6 +323,12 @@ impl Cache {
             )
             .await?;
             let mut foreign = false;
+            let steps: u64 = walks.iter().map(|w| w.steps).sum();
+            tracing::debug!(
+                "a pass took {} in {}",
+                count(steps as usize, "step"),
+                count(chains.count() as usize, "chain")
+            );
             for w in walks {
                 self.commands += w.steps;
                 foreign |= w.foreign;

@@ -172,6 +172,22 @@ pub fn hints() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("catalog-hints")
 }
 
+/// A logical database of the server at `base` that no other test of this
+/// run holds: the tests of a binary run side by side.
+fn logical_database(base: &str) -> String {
+    let counter = Command::new("redis-cli")
+        .args(["-u", base, "INCR", "fictures-seed-tests:next-db"])
+        .output()
+        .unwrap();
+    let n: u32 = String::from_utf8_lossy(&counter.stdout)
+        .trim()
+        .parse()
+        .expect("redis INCR answers");
+    let mut redis = url::Url::parse(base).unwrap();
+    redis.set_path(&format!("/{}", n % 255 + 1));
+    redis.to_string()
+}
+
 /// One test's private database and Redis logical database.
 pub struct TestEnv {
     pub name: String,
@@ -216,23 +232,21 @@ impl TestEnv {
             );
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        let redis_base = stack_var("REDIS_URL");
-        let counter = Command::new("redis-cli")
-            .args(["-u", &redis_base, "INCR", "fictures-seed-tests:next-db"])
-            .output()
-            .unwrap();
-        let n: u32 = String::from_utf8_lossy(&counter.stdout)
-            .trim()
-            .parse()
-            .expect("redis INCR answers");
-        let mut redis = url::Url::parse(&redis_base).unwrap();
-        redis.set_path(&format!("/{}", n % 255 + 1));
         let env = TestEnv {
             db_url: with_database(&admin, &name),
-            redis_url: redis.to_string(),
+            redis_url: logical_database(&stack_var("REDIS_URL")),
             name,
             admin,
         };
+        env.redis(&["FLUSHDB"]);
+        env
+    }
+
+    /// A fresh migrated database, with the stack's Valkey server
+    /// (`scripts/stack.sh up --valkey`) as its Redis.
+    pub fn on_valkey() -> TestEnv {
+        let mut env = TestEnv::new();
+        env.redis_url = logical_database(&stack_var("VALKEY_URL"));
         env.redis(&["FLUSHDB"]);
         env
     }
