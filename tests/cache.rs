@@ -258,3 +258,42 @@ fn steps_end_at_their_budget_on_redis() {
 fn steps_end_at_their_budget_on_valkey() {
     steps_end_at_their_budget(&TestEnv::on_valkey());
 }
+
+/// Where a script's clock stands still (Redis 7.2 and 7.3 answer TIME with
+/// the script's start and have no `os.clock`), a step ends after its count
+/// of SCANs. Neither server here has such a clock, so the step's own text
+/// runs with its clock pinned.
+#[test]
+fn a_step_whose_clock_stands_still_ends_after_its_count_of_scans() {
+    let env = TestEnv::new();
+    let fill = "for i = 1, 100000 do redis.call('SET', 'crowd:' .. i, 'x') end";
+    env.redis(&["EVAL", fill, "0"]);
+    const CLOCK: &str = "local clock = rawget(_G, 'os') and os.clock";
+    let body = include_str!("../src/io/scan_step.lua");
+    assert!(
+        body.contains(CLOCK),
+        "the step's clock moved: update this test"
+    );
+    let pinned = body.replace(CLOCK, "local clock = function() return 0 end");
+    let script = format!("local function take(k) return true end\n{pinned}");
+    // Cursor 0, MATCH *, a 40 ms budget, 1000 buckets a SCAN, one chain.
+    let step = |scans: &str| -> (String, usize) {
+        let args = [
+            "EVAL", &script, "0", "0", "*", "40000", "1000", "0", "0", scans,
+        ];
+        let out = env.redis(&args);
+        let mut lines = out.lines();
+        (lines.next().unwrap_or_default().to_string(), lines.count())
+    };
+    // With no limit on its SCANs, the pinned clock lets a step run to the end.
+    let (cursor, found) = step("1000000");
+    assert_eq!(cursor, "0");
+    assert!(found >= 100_000, "{found}");
+    let (cursor, found) = step("20");
+    env.redis(&["FLUSHDB"]);
+    assert_ne!(
+        cursor, "0",
+        "20 SCANs of 1000 buckets cannot cover 100,000 keys"
+    );
+    assert!(found > 0 && found < 100_000, "{found}");
+}

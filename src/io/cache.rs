@@ -47,6 +47,12 @@ const SCRIPT_BUDGET: Duration = Duration::from_millis(40);
 /// Buckets per SCAN inside the script, between two looks at the clock.
 const SCRIPT_COUNT: u32 = 1000;
 
+/// SCANs a step makes where the script's clock stands still (Redis 7.2 and
+/// 7.3 freeze TIME and have no `os.clock`): 20 of [`SCRIPT_COUNT`] buckets
+/// took 13–36 ms of Redis 7.0's time on a million keys here, the most with
+/// `verify`'s pattern of every fixture id (BENCHMARKS.md).
+const STILL_CLOCK_SCANS: u32 = 20;
+
 /// The most prefixes the dropping script takes. It rebuilds their table on
 /// every step, before its time budget starts; a teardown of thousands of
 /// load-test stories has ~100,000, which would make each step long and
@@ -59,39 +65,16 @@ const SCAN_COUNT: u32 = 10_000;
 
 /// A scan step of one chain ([`Chains`]): SCANs from ARGV[1] with MATCH
 /// ARGV[2], ARGV[4] buckets at a time, until the keyspace ends, the cursor
-/// leaves chain ARGV[6] of 2^ARGV[5], or ARGV[3] microseconds have passed,
-/// and returns the next cursor and the keys `take` kept. The two scripts
-/// differ only in their header, which defines `take`. Lua's numbers are
-/// doubles, so the cursor's low bits come from its digits. Redis 7.2 and
-/// Valkey answer TIME with the script's start for its whole run, so there the
-/// budget is counted on `os.clock` (the server's CPU time, which they offer
-/// and 7.0 does not); it runs slow only while the server waits for a CPU.
+/// leaves chain ARGV[6] of 2^ARGV[5], ARGV[3] microseconds have passed, or,
+/// where the script's clock stands still, ARGV[7] SCANs are done; it returns
+/// the next cursor and the keys `take` kept. The two scripts differ only in
+/// their header, which defines `take`. The budget is counted on `os.clock`
+/// where the server has it, on TIME elsewhere. `os.clock` is the server
+/// process's CPU time: it runs slow while the server waits for a CPU and
+/// fast while its background threads work, which only shortens a step.
 macro_rules! scan_step {
     ($header:literal) => {
-        concat!(
-            $header,
-            r"
-local clock = rawget(_G, 'os') and os.clock
-local function now()
-  if clock then return clock() * 1000000 end
-  local t = redis.call('TIME') return t[1] * 1000000 + t[2]
-end
-local bits, chain = tonumber(ARGV[5]), tonumber(ARGV[6])
-local function owner(c)
-  local low, r = 0, 0
-  for i = 1, #c do low = (low * 10 + string.byte(c, i) - 48) % (2 ^ bits) end
-  for _ = 1, bits do r = r * 2 + low % 2 low = math.floor(low / 2) end
-  return r
-end
-local started, cursor, found = now(), ARGV[1], {}
-repeat
-  local r = redis.call('SCAN', cursor, 'MATCH', ARGV[2], 'COUNT', ARGV[4])
-  cursor = r[1]
-  for _, k in ipairs(r[2]) do if take(k) then found[#found + 1] = k end end
-until cursor == '0' or owner(cursor) ~= chain or now() - started >= tonumber(ARGV[3])
-return {cursor, found}
-"
-        )
+        concat!($header, "\n", include_str!("scan_step.lua"))
     };
 }
 
@@ -102,13 +85,13 @@ const FIND_SCRIPT: &str = scan_step!(
 local function take(k) return true end"
 );
 
-/// UNLINKs and returns the candidates under one of the prefixes ARGV[7..]
+/// UNLINKs and returns the candidates under one of the prefixes ARGV[8..]
 /// (the rule of `Families::matches`), so dropping costs no round trip of its
 /// own. The pattern alone also fits other entities' keys now and then.
 const DROP_SCRIPT: &str = scan_step!(
     r"#!lua
 local prefixes = {}
-for i = 7, #ARGV do prefixes[ARGV[i]] = true end
+for i = 8, #ARGV do prefixes[ARGV[i]] = true end
 local function take(k)
   local at = string.find(k, ':', 1, true)
   while at do
@@ -434,6 +417,7 @@ async fn walk(
                 .arg(SCRIPT_COUNT)
                 .arg(chains.bits())
                 .arg(i)
+                .arg(STILL_CLOCK_SCANS)
                 .arg(drop_under.unwrap_or_default())
                 .query_async(&mut con)
                 .await

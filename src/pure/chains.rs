@@ -46,7 +46,8 @@ impl Chains {
                 .map(str::trim)
         };
         // Fields only Redis' own server (and Valkey, its fork) reports;
-        // Valkey 8.1 names its mode `server_mode`.
+        // Valkey 8 names its mode `server_mode` (`redis_mode` only with
+        // `extended-redis-compatibility yes`).
         let standalone = [field("redis_mode"), field("server_mode")].contains(&Some("standalone"));
         let redis_like = standalone
             && field("multiplexing_api").is_some()
@@ -141,7 +142,7 @@ mod tests {
         assert_eq!(Chains::for_keyspace(1_000_000, &kvrocks).count(), 1);
         let hidden = REDIS.replace("executable:", "x:");
         assert_eq!(Chains::for_keyspace(1_000_000, &hidden).count(), 1);
-        // Valkey 8.1's INFO server, abridged.
+        // Valkey 8.1.1's INFO server, abridged.
         let valkey = "# Server\r\nredis_version:7.2.4\r\nserver_name:valkey\r\n\
                       valkey_version:8.1.1\r\nserver_mode:standalone\r\n\
                       multiplexing_api:epoll\r\nexecutable:/usr/bin/valkey-server\r\n";
