@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Throwaway PostgreSQL + Redis for developing and testing fictures-seed, state in <repo>/.stack
 # (or $STACK_DIR). Usage: scripts/stack.sh up [--tls] [--valkey] | down | status | env
-# `eval "$(scripts/stack.sh up)"` exports DATABASE_URL, REDIS_URL, STACK_PG_ADMIN_URL.
+# `eval "$(scripts/stack.sh up)"` exports DATABASE_URL, REDIS_URL, STACK_PG_ADMIN_URL (and
+# VALKEY_URL with --valkey).
 set -euo pipefail
 
 readonly SCRIPT_NAME="stack.sh"
@@ -16,8 +17,9 @@ readonly MARKER=".fictures-stack"
 readonly PG_SUPERUSER="postgres"
 readonly DB_NAME="fictures"
 
-# Another Redis build (a newer Redis, Valkey) to run instead of the one on PATH.
-REDIS_SERVER="${REDIS_SERVER_BIN:-redis-server}"
+# Another Redis build (a newer Redis, Valkey) to run instead of the one on PATH; REDIS_LABEL
+# names the server in messages (as_valkey points both at the stack's Valkey).
+REDIS_SERVER="${REDIS_SERVER_BIN:-redis-server}" REDIS_LABEL="Redis"
 
 # Filled in by resolve_paths / load_state (PG_BIN may come from the environment).
 PG_BIN="${PG_BIN:-}" PG_ROOT="" PG_DATA="" PG_SOCK="" PG_LOG=""
@@ -37,7 +39,7 @@ usage: scripts/stack.sh <command>
               --valkey also starts a Valkey server (VALKEY_URL), installing valkey-server
               from Debian's backports if needed
   down        stop both servers and delete the state dir ($STACK_DIR)
-  status      report whether each server answers; exit 0 only if both do
+  status      report whether each server answers; exit 0 only if all do
   env         print the env lines of the running stack; exit 1 if it is not up
 env knobs: STACK_DIR, PGPORT_WANTED, REDIS_PORT_WANTED, VALKEY_PORT_WANTED, STACK_TIMEOUT (seconds, default 30), PG_BIN,
   REDIS_SERVER_BIN (a redis-server or valkey-server to run instead of the one on PATH)
@@ -221,22 +223,23 @@ ensure_tools() {
   local want_tls="$1" want_valkey="$2" pkgs=()
   find_pg_bin || pkgs+=(postgresql)
   if [[ -n "${REDIS_SERVER_BIN:-}" ]]; then
-    [[ -x "$REDIS_SERVER_BIN" ]] || die "REDIS_SERVER_BIN=$REDIS_SERVER_BIN is not an executable file; point it at a built redis-server or valkey-server, or unset it."
+    [[ -f "$REDIS_SERVER_BIN" && -x "$REDIS_SERVER_BIN" ]] || die "REDIS_SERVER_BIN=$REDIS_SERVER_BIN is not an executable file; point it at a built redis-server or valkey-server, or unset it."
+    # Absolute, as the scripts that source this change directory first.
+    REDIS_SERVER="$(realpath "$REDIS_SERVER_BIN")"
   else
     command -v redis-server >/dev/null || pkgs+=(redis-server)
   fi
   command -v redis-cli >/dev/null || pkgs+=(redis-tools)
   if [[ "$want_tls" == 1 ]] && ! command -v openssl >/dev/null; then pkgs+=(openssl); fi
-  if [[ "$want_valkey" == 1 ]] && ! command -v valkey-server >/dev/null; then
-    add_backports_for_valkey
-    pkgs+=(valkey-server)
-  fi
   (( ${#pkgs[@]} == 0 )) || apt_install "${pkgs[@]}"
   find_pg_bin || die "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin; install postgresql or set PG_BIN."
   command -v "$REDIS_SERVER" >/dev/null || die "redis-server is still missing after apt-get; install it by hand."
   command -v redis-cli >/dev/null || die "redis-cli is still missing after apt-get; install redis-tools by hand."
+  # Apart, so a system that does not package Valkey still gets the rest, and the error says so.
   if [[ "$want_valkey" == 1 ]] && ! command -v valkey-server >/dev/null; then
-    die "valkey-server is still missing after apt-get; install it by hand, or drop --valkey."
+    add_backports_for_valkey
+    apt_install valkey-server
+    command -v valkey-server >/dev/null || die "valkey-server is still missing after apt-get; install it by hand, or drop --valkey."
   fi
   is_root && ! id postgres >/dev/null 2>&1 && die "running as root but there is no postgres user to own the cluster; install postgresql or run as a normal user."
   return 0
@@ -245,10 +248,17 @@ ensure_tools() {
 # Valkey is in Debian from trixie on and in bookworm's backports, whose packages apt never
 # prefers over the release's, so adding them changes no other package.
 add_backports_for_valkey() {
-  local codename="" list=/etc/apt/sources.list.d/fictures-stack-backports.list sudo=()
-  [[ -r /etc/os-release ]] && codename="$(. /etc/os-release && [[ "${ID:-}" == debian ]] && echo "${VERSION_CODENAME:-}")"
-  [[ "$codename" == bookworm ]] || return 0
-  grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/ && return 0
+  local id="" codename="" list=/etc/apt/sources.list.d/fictures-stack-backports.list sudo=()
+  if [[ -r /etc/os-release ]]; then
+    id="$(. /etc/os-release && echo "${ID:-}")"
+    codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
+  fi
+  [[ "$id" == debian && "$codename" == bookworm ]] || return 0
+  # Only lines apt reads: commented ones and renamed files do not count.
+  if grep -hsE '^[^#]*bookworm-backports' /etc/apt/sources.list \
+      /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources >/dev/null; then
+    return 0
+  fi
   say "adding Debian's bookworm-backports to apt's sources ($list), for valkey-server"
   is_root || sudo=(sudo -n)
   echo "deb http://deb.debian.org/debian bookworm-backports main" | "${sudo[@]}" tee "$list" >/dev/null \
@@ -477,7 +487,7 @@ wait_redis() {
   until redis_answers; do
     if (( SECONDS >= deadline )); then
       tail_log "$REDIS_LOG"
-      die "Redis did not answer on 127.0.0.1:$REDIS_PORT within ${TIMEOUT}s; see the log above."
+      die "$REDIS_LABEL did not answer on 127.0.0.1:$REDIS_PORT within ${TIMEOUT}s; see the log above."
     fi
     sleep 0.2
   done
@@ -513,6 +523,7 @@ start_redis() {
     REDIS_TLS_PORT=""
   fi
   rm -f "$REDIS_PID"
+  mkdir -p "$REDIS_DIR"
   write_redis_conf
   say "starting $(basename "$REDIS_SERVER") on 127.0.0.1:$REDIS_PORT${REDIS_TLS_PORT:+ (TLS on $REDIS_TLS_PORT)}"
   if ! "$REDIS_SERVER" "$REDIS_CONF" </dev/null >>"$REDIS_LOG" 2>&1 9>&-; then
@@ -525,7 +536,7 @@ start_redis() {
 stop_redis() {
   local pid
   pid="$(redis_pid)" || { rm -f "$REDIS_PID"; return 0; }
-  say "stopping Redis (pid $pid)"
+  say "stopping $REDIS_LABEL (pid $pid)"
   if [[ -n "$REDIS_PORT" ]]; then
     timeout 5 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
   fi
@@ -536,8 +547,18 @@ stop_redis() {
     if (( i == 40 )); then kill -KILL "$pid" 2>/dev/null || true; fi
     sleep 0.1
   done
-  runs_redis "$pid" && die "could not stop Redis (pid $pid); kill it by hand."
+  runs_redis "$pid" && die "could not stop $REDIS_LABEL (pid $pid); kill it by hand."
   rm -f "$REDIS_PID"
+}
+
+# A running stack keeps its server: a REDIS_SERVER_BIN it was not started with would go unused.
+same_redis_server() {
+  [[ -n "${REDIS_SERVER_BIN:-}" && "$REDIS_SERVER" == /* ]] || return 0
+  local pid running
+  pid="$(redis_pid)" || return 0
+  running="$(realpath "/proc/$pid/exe" 2>/dev/null)" || return 0
+  [[ "$running" == "$REDIS_SERVER" ]] \
+    || die "the stack's $REDIS_LABEL is already running $running, not REDIS_SERVER_BIN=$REDIS_SERVER_BIN; run 'scripts/stack.sh down' (STACK_DIR=$STACK_DIR) first."
 }
 
 # Runs "$@" with the Redis settings pointed at the stack's Valkey server (no TLS), so the
@@ -546,9 +567,10 @@ as_valkey() {
   local REDIS_DIR="$STACK_DIR/valkey" REDIS_PORT="$VALKEY_PORT" REDIS_PORT_START="$VALKEY_PORT_START"
   local REDIS_CONF="$STACK_DIR/valkey/valkey.conf" REDIS_PID="$STACK_DIR/valkey/valkey.pid"
   local REDIS_LOG="$STACK_DIR/valkey/valkey.log" REDIS_TLS_PORT="" TLS=0 REDIS_SERVER=valkey-server
-  local rc=0
-  mkdir -p "$REDIS_DIR"
-  "$@" || rc=$?
+  local REDIS_LABEL="Valkey"
+  # Not `"$@" || rc=$?`: that would turn off set -e inside whatever it runs.
+  "$@"
+  local rc=$?
   VALKEY_PORT="$REDIS_PORT"
   return "$rc"
 }
@@ -557,6 +579,7 @@ ensure_redis() {
   if redis_running; then
     [[ -n "$REDIS_PORT" ]] || REDIS_PORT="$(awk '$1 == "port" {print $2}' "$REDIS_CONF")"
     wait_redis
+    same_redis_server
   else
     start_redis
   fi
@@ -629,7 +652,8 @@ cmd_down() {
   load_state
   if [[ -n "$PG_BIN" ]] || find_pg_bin; then stop_pg; fi
   stop_redis
-  [[ -z "$VALKEY_PORT" ]] || as_valkey stop_redis
+  # Also when its port never reached the state file (an `up` that failed after starting it).
+  as_valkey stop_redis
   if [[ -L "$STACK_DIR/pg" ]]; then
     remove_owned_dir "$PG_ROOT"
     rmdir "$(dirname "$PG_ROOT")" 2>/dev/null || true
@@ -638,8 +662,9 @@ cmd_down() {
   say "stack is down; removed $STACK_DIR"
 }
 
-# Loads state and sets PG_OK / REDIS_OK to 1 for each server that answers on its recorded port.
-PG_OK=0 REDIS_OK=0
+# Loads state and sets PG_OK / REDIS_OK / VALKEY_OK to 1 for each server that answers on its
+# recorded port; a stack without Valkey counts its Valkey as fine.
+PG_OK=0 REDIS_OK=0 VALKEY_OK=1
 probe() {
   [[ -d "$STACK_DIR" ]] || return 0
   load_state
@@ -648,6 +673,7 @@ probe() {
     pg_answers && PG_OK=1
   fi
   redis_running && redis_answers && REDIS_OK=1
+  if [[ -n "$VALKEY_PORT" ]]; then as_valkey redis_answers || VALKEY_OK=0; fi
   return 0
 }
 
@@ -663,19 +689,17 @@ cmd_status() {
   else
     echo "redis:    not running"
   fi
-  if [[ -n "$VALKEY_PORT" ]]; then
-    if as_valkey redis_answers; then
-      echo "valkey:   running  redis://127.0.0.1:$VALKEY_PORT/0"
-    else
-      echo "valkey:   not running"
-    fi
+  if [[ -n "$VALKEY_PORT" ]] && (( VALKEY_OK )); then
+    echo "valkey:   running  redis://127.0.0.1:$VALKEY_PORT/0"
+  elif [[ -n "$VALKEY_PORT" ]]; then
+    echo "valkey:   not running"
   fi
-  (( PG_OK && REDIS_OK )) || { echo "(state dir: $STACK_DIR; start with scripts/stack.sh up)"; return 1; }
+  (( PG_OK && REDIS_OK && VALKEY_OK )) || { echo "(state dir: $STACK_DIR; start with scripts/stack.sh up)"; return 1; }
 }
 
 cmd_env() {
   probe
-  (( PG_OK && REDIS_OK )) || die "the stack is not up (state dir $STACK_DIR); run 'scripts/stack.sh up' first."
+  (( PG_OK && REDIS_OK && VALKEY_OK )) || die "the stack is not up (state dir $STACK_DIR); run 'scripts/stack.sh up' first."
   # Regenerated rather than cat'ed so it is right even if the env file was lost.
   env_lines
 }
