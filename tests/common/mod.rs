@@ -199,15 +199,23 @@ pub struct TestEnv {
 impl TestEnv {
     /// A fresh migrated database and an empty Redis database.
     pub fn new() -> TestEnv {
-        Self::create(Some(template()))
+        Self::create(Some(template()), "REDIS_URL")
     }
 
     /// A fresh database without any tables, for schema variants.
     pub fn empty() -> TestEnv {
-        Self::create(None)
+        Self::create(None, "REDIS_URL")
     }
 
-    fn create(template: Option<String>) -> TestEnv {
+    /// A fresh migrated database, with the stack's Valkey server
+    /// (`scripts/stack.sh up --valkey`) as its Redis.
+    pub fn on_valkey() -> TestEnv {
+        Self::create(Some(template()), "VALKEY_URL")
+    }
+
+    /// `redis` names the stack setting of the server to take a logical
+    /// database of.
+    fn create(template: Option<String>, redis: &str) -> TestEnv {
         let admin = stack_var("STACK_PG_ADMIN_URL");
         let name = unique("t_");
         let from = template
@@ -234,19 +242,10 @@ impl TestEnv {
         }
         let env = TestEnv {
             db_url: with_database(&admin, &name),
-            redis_url: logical_database(&stack_var("REDIS_URL")),
+            redis_url: logical_database(&stack_var(redis)),
             name,
             admin,
         };
-        env.redis(&["FLUSHDB"]);
-        env
-    }
-
-    /// A fresh migrated database, with the stack's Valkey server
-    /// (`scripts/stack.sh up --valkey`) as its Redis.
-    pub fn on_valkey() -> TestEnv {
-        let mut env = TestEnv::new();
-        env.redis_url = logical_database(&stack_var("VALKEY_URL"));
         env.redis(&["FLUSHDB"]);
         env
     }
@@ -389,6 +388,11 @@ impl Drop for TestEnv {
     fn drop(&mut self) {
         let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
         let _ = psql(&self.admin, &["-c", &drop], None);
+        // In the background, so a test that filled a million keys frees them
+        // without holding up the tests beside it.
+        let _ = Command::new("redis-cli")
+            .args(["-u", &self.redis_url, "FLUSHDB", "ASYNC"])
+            .output();
     }
 }
 
