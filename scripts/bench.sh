@@ -12,8 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { printf 'bench.sh: %s\n' "$*" >&2; }
 
 source scripts/stack-session.sh
-# --tls: part 5 measures TLS to both servers.
-stack_session --tls
+# --tls: part 5 measures TLS to both servers; --valkey: its busy cache on Valkey too.
+stack_session --tls --valkey
 
 # Peak memory of scale mode comes from GNU time's "Maximum resident set size".
 if [ ! -x /usr/bin/time ]; then
