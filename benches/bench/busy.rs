@@ -241,23 +241,28 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         &ctx.url(&db),
         busy.as_str(),
     ))?;
-    case(Spec {
-        goal: "≤ 1.0 s",
-        limit: Some(Duration::from_secs(1)),
-        ..Spec::seed(
-            "seed, 1M-key Redis 50 ms away, PostgreSQL local",
-            &ctx.url(&db),
-            busy_far.as_str(),
-        )
-    })?;
-    case(Spec {
-        verb: "verify",
-        ..Spec::seed(
-            "verify, 1M-key Redis 50 ms away, PostgreSQL local",
-            &ctx.url(&db),
-            busy_far.as_str(),
-        )
-    })?;
+    let local = ctx.url(&db);
+    // Goal 1's seed and verify's stale check, with the busy `server` 50 ms away.
+    let mut far_cases = |server: &str, far: &str| {
+        case(Spec {
+            goal: "≤ 1.0 s",
+            limit: Some(Duration::from_secs(1)),
+            ..Spec::seed(
+                &format!("seed, 1M-key {server} 50 ms away, PostgreSQL local"),
+                &local,
+                far,
+            )
+        })?;
+        case(Spec {
+            verb: "verify",
+            ..Spec::seed(
+                &format!("verify, 1M-key {server} 50 ms away, PostgreSQL local"),
+                &local,
+                far,
+            )
+        })
+    };
+    far_cases("Redis", busy_far.as_str())?;
     let mut slowest = vec![("Redis", end_slowlog(&ctx.redis)?)];
     // The same on the stack's Valkey (`stack.sh up --valkey`): a current
     // server, where a script's clock stands still.
@@ -271,23 +276,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         far.set_port(Some(proxy.port)).ok();
         far.set_path(&format!("/{BUSY_DB}"));
         start_slowlog(&valkey)?;
-        case(Spec {
-            goal: "≤ 1.0 s",
-            limit: Some(Duration::from_secs(1)),
-            ..Spec::seed(
-                "seed, 1M-key Valkey 50 ms away, PostgreSQL local",
-                &ctx.url(&db),
-                far.as_str(),
-            )
-        })?;
-        case(Spec {
-            verb: "verify",
-            ..Spec::seed(
-                "verify, 1M-key Valkey 50 ms away, PostgreSQL local",
-                &ctx.url(&db),
-                far.as_str(),
-            )
-        })?;
+        far_cases("Valkey", far.as_str())?;
         slowest.push(("Valkey", end_slowlog(&valkey)?));
         redis_cli(&valkey, &["-n", BUSY_DB, "FLUSHDB"])?;
     }
