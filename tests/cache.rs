@@ -233,6 +233,8 @@ fn steps_end_at_their_budget(env: &TestEnv) {
     }
     assert_eq!(dbsize(env), 1_000_000);
     let log = env.run(&["invalidate", "-vv"]).expect(0).stderr();
+    // Plain SCANs, where the server refuses the script, would pass below too.
+    assert!(!log.contains("scan script refused"), "{log}");
     let pass = log
         .lines()
         .find_map(|l| l.split_once("a pass took ").map(|(_, rest)| rest))
