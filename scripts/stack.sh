@@ -38,7 +38,7 @@ usage: scripts/stack.sh <command>
               start PostgreSQL and Redis (installing redis-server if needed), print env lines;
               --valkey also starts a Valkey server (VALKEY_URL), installing valkey-server
               from Debian's backports if needed
-  down        stop both servers and delete the state dir ($STACK_DIR)
+  down        stop the servers and delete the state dir ($STACK_DIR)
   status      report whether each server answers; exit 0 only if all do
   env         print the env lines of the running stack; exit 1 if it is not up
 env knobs: STACK_DIR, PGPORT_WANTED, REDIS_PORT_WANTED, VALKEY_PORT_WANTED, STACK_TIMEOUT (seconds, default 30), PG_BIN,
