@@ -219,10 +219,37 @@ fn without_scripts_plain_scans_find_the_same_keys() {
     env.redis(&["ACL", "DELUSER", &user]);
 }
 
-/// Each scan step ends when its time budget is spent, so a pass over a
-/// million keys takes more steps than it has chains (one step a chain means
-/// the clock never moved: Redis 7.2 and Valkey answer TIME with the script's
-/// start for its whole run).
+/// The scan step's own text (`src/io/scan_step.lua`) with a header that
+/// keeps every key, as `FIND_SCRIPT`'s does; `clock` replaces its clock line.
+fn step_script(clock: Option<&str>) -> String {
+    const CLOCK: &str = "local clock = rawget(_G, 'os') and os.clock";
+    let body = include_str!("../src/io/scan_step.lua");
+    assert!(
+        body.contains(CLOCK),
+        "the step's clock moved: update this test"
+    );
+    let body = clock.map_or(body.to_string(), |c| body.replace(CLOCK, c));
+    format!("local function take(k) return true end\n{body}")
+}
+
+/// Runs one step of `script` from cursor 0 over the whole keyspace (MATCH *,
+/// a 40 ms budget, 1000 buckets a SCAN, one chain) with at most `scans`
+/// SCANs where its clock stands still; returns the next cursor and how many
+/// keys it found.
+fn one_step(env: &TestEnv, script: &str, scans: &str) -> (String, usize) {
+    let args = [
+        "EVAL", script, "0", "0", "*", "40000", "1000", "0", "0", scans,
+    ];
+    let out = env.redis(&args);
+    let mut lines = out.lines();
+    (lines.next().unwrap_or_default().to_string(), lines.count())
+}
+
+/// Each scan step ends when its time budget is spent. Redis 7.2 and later
+/// answer TIME with the script's start for its whole run, so the step reads
+/// `os.clock` where the server has it: a step with no limit on its SCANs
+/// still ends early on a million keys, and the tool's pass takes more steps
+/// than chains.
 fn steps_end_at_their_budget(env: &TestEnv) {
     env.run(&["seed", "--quiet", "--no-cache"]).expect(0);
     // 100,000 keys a script (about 0.1 s), so the server is never held long.
@@ -232,6 +259,9 @@ fn steps_end_at_their_budget(env: &TestEnv) {
         env.redis(&["EVAL", fill, "0"]);
     }
     assert_eq!(dbsize(env), 1_000_000);
+    // Only a clock that moves ends this step before the keyspace does.
+    let (cursor, _) = one_step(env, &step_script(None), "1000000000");
+    assert_ne!(cursor, "0", "the step's clock stood still");
     let log = env.run(&["invalidate", "-vv"]).expect(0).stderr();
     // Plain SCANs, where the server refuses the script, would pass below too.
     assert!(!log.contains("scan script refused"), "{log}");
@@ -260,40 +290,24 @@ fn steps_end_at_their_budget_on_valkey() {
     steps_end_at_their_budget(&TestEnv::on_valkey());
 }
 
-/// Where a script's clock stands still (Redis 7.2 and 7.3 answer TIME with
-/// the script's start and have no `os.clock`), a step ends after its count
-/// of SCANs. Neither server here has such a clock, so the step's own text
-/// runs with its clock pinned.
+/// Where a script's clock stands still (Redis 7.2 and 7.3 and Valkey 7.2
+/// answer TIME with the script's start and have no `os.clock`), a step ends
+/// after its count of SCANs. Neither server here has such a clock, so the
+/// step's own text runs with its clock pinned.
 #[test]
 fn a_step_whose_clock_stands_still_ends_after_its_count_of_scans() {
     let env = TestEnv::new();
     let fill = "for i = 1, 100000 do redis.call('SET', 'crowd:' .. i, 'x') end";
     env.redis(&["EVAL", fill, "0"]);
-    const CLOCK: &str = "local clock = rawget(_G, 'os') and os.clock";
-    let body = include_str!("../src/io/scan_step.lua");
-    assert!(
-        body.contains(CLOCK),
-        "the step's clock moved: update this test"
-    );
-    let pinned = body.replace(CLOCK, "local clock = function() return 0 end");
-    let script = format!("local function take(k) return true end\n{pinned}");
-    // Cursor 0, MATCH *, a 40 ms budget, 1000 buckets a SCAN, one chain.
-    let step = |scans: &str| -> (String, usize) {
-        let args = [
-            "EVAL", &script, "0", "0", "*", "40000", "1000", "0", "0", scans,
-        ];
-        let out = env.redis(&args);
-        let mut lines = out.lines();
-        (lines.next().unwrap_or_default().to_string(), lines.count())
-    };
+    let pinned = step_script(Some("local clock = function() return 0 end"));
     // With no limit on its SCANs, the pinned clock lets a step run to the end.
-    let (cursor, found) = step("1000000");
+    let (cursor, found) = one_step(&env, &pinned, "1000000");
     assert_eq!(cursor, "0");
     assert!(found >= 100_000, "{found}");
-    let (cursor, found) = step("20");
+    let (cursor, found) = one_step(&env, &pinned, "15");
     assert_ne!(
         cursor, "0",
-        "20 SCANs of 1000 buckets cannot cover 100,000 keys"
+        "15 SCANs of 1000 buckets cannot cover 100,000 keys"
     );
     assert!(found > 0 && found < 100_000, "{found}");
 }

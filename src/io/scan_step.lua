@@ -1,9 +1,10 @@
 -- The body of a scan step; `scan_step!` in cache.rs puts a header defining
 -- `take` before it and documents the arguments.
 
--- Redis 7.2 and later answer TIME with the script's start for its whole run;
--- Redis 7.4 and Valkey 8 offer os.clock (the server's CPU time) instead, and
--- Redis 7.0 has no `os` at all (reading a missing global is an error there).
+-- Redis 7.2 and later (and Valkey) answer TIME with the script's start for
+-- its whole run; Redis 7.4 and Valkey 8 offer os.clock (the server's CPU
+-- time) instead. Redis 7.0 to 7.3 and Valkey 7.2 have no `os`, and reading a
+-- missing global is an error in every version, hence rawget.
 local clock = rawget(_G, 'os') and os.clock
 local function now()
   if clock then return clock() * 1000000 end
@@ -19,14 +20,16 @@ local function owner(c)
   return r
 end
 
+-- Checked here, so a mistake in the arguments fails on every server, not
+-- only on those whose clock stands still.
+local budget, still = assert(tonumber(ARGV[3])), assert(tonumber(ARGV[7]))
 local started, cursor, found, calls = now(), ARGV[1], {}, 0
-local budget, still = tonumber(ARGV[3]), tonumber(ARGV[7])
 repeat
   local r = redis.call('SCAN', cursor, 'MATCH', ARGV[2], 'COUNT', ARGV[4])
   cursor, calls = r[1], calls + 1
   for _, k in ipairs(r[2]) do if take(k) then found[#found + 1] = k end end
   local spent = now() - started
-  -- A clock that never moves (Redis 7.2 and 7.3) leaves only the count of
+  -- A clock that stands still (or was set back) leaves only the count of
   -- calls to end the step.
-until cursor == '0' or owner(cursor) ~= chain or spent >= budget or (spent == 0 and calls >= still)
+until cursor == '0' or owner(cursor) ~= chain or spent >= budget or (spent <= 0 and calls >= still)
 return {cursor, found}
