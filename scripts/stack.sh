@@ -224,8 +224,14 @@ ensure_tools() {
   find_pg_bin || pkgs+=(postgresql)
   if [[ -n "${REDIS_SERVER_BIN:-}" ]]; then
     [[ -f "$REDIS_SERVER_BIN" && -x "$REDIS_SERVER_BIN" ]] || die "REDIS_SERVER_BIN=$REDIS_SERVER_BIN is not an executable file; point it at a built redis-server or valkey-server, or unset it."
-    # Absolute, as the scripts that source this change directory first.
-    REDIS_SERVER="$(realpath "$REDIS_SERVER_BIN")"
+    # The stack knows its server's process by one of these names (runs_redis).
+    case "$(basename "$REDIS_SERVER_BIN")" in
+      *redis-server*|*valkey-server*) ;;
+      *) die "REDIS_SERVER_BIN=$REDIS_SERVER_BIN must be named redis-server or valkey-server, which is how the stack finds its process; link it under one of those names." ;;
+    esac
+    # Absolute, as the scripts that source this change directory first; links are kept, as
+    # Debian's redis-server is a link to a program that acts on the name it is run by.
+    REDIS_SERVER="$(realpath -s "$REDIS_SERVER_BIN")"
   else
     command -v redis-server >/dev/null || pkgs+=(redis-server)
   fi
@@ -557,7 +563,7 @@ same_redis_server() {
   local pid running
   pid="$(redis_pid)" || return 0
   running="$(realpath "/proc/$pid/exe" 2>/dev/null)" || return 0
-  [[ "$running" == "$REDIS_SERVER" ]] \
+  [[ "$running" == "$(realpath "$REDIS_SERVER")" ]] \
     || die "the stack's $REDIS_LABEL is already running $running, not REDIS_SERVER_BIN=$REDIS_SERVER_BIN; run 'scripts/stack.sh down' (STACK_DIR=$STACK_DIR) first."
 }
 
