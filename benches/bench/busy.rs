@@ -270,7 +270,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         let valkey = url::Url::parse(&valkey).context("VALKEY_URL")?;
         eprintln!("bench: part 5: {keys} unrelated keys into Valkey db {BUSY_DB}");
         fill(&valkey, BUSY_DB, keys)?;
-        let proxy = DelayProxy::start(addr_of(valkey.as_str(), 6379)?, ctx.delay)?;
+        let proxy = DelayProxy::start(addr_of(&valkey, 6379, "VALKEY_URL")?, ctx.delay)?;
         let mut far = valkey.clone();
         far.set_host(Some("127.0.0.1"))?;
         far.set_port(Some(proxy.port)).ok();
@@ -285,12 +285,15 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         std::env::var("REDIS_URL_TLS"),
         std::env::var("STACK_TLS_CA"),
     ) {
-        let pg_tls_proxy = DelayProxy::start(addr_of(&pg_tls, 5432)?, ctx.delay)?;
-        let redis_tls_proxy = DelayProxy::start(addr_of(&redis_tls, 6379)?, ctx.delay)?;
+        let pg_tls = url::Url::parse(&pg_tls).context("DATABASE_URL_TLS")?;
+        let pg_tls_proxy =
+            DelayProxy::start(addr_of(&pg_tls, 5432, "DATABASE_URL_TLS")?, ctx.delay)?;
+        let mut redis = url::Url::parse(&redis_tls).context("REDIS_URL_TLS")?;
+        let redis_tls_proxy =
+            DelayProxy::start(addr_of(&redis, 6379, "REDIS_URL_TLS")?, ctx.delay)?;
         let mut pg = url::Url::parse(&near)?;
         pg.set_port(Some(pg_tls_proxy.port)).ok();
         pg.set_query(Some("sslmode=require"));
-        let mut redis = url::Url::parse(&redis_tls)?;
         redis.set_host(Some("127.0.0.1"))?;
         redis.set_port(Some(redis_tls_proxy.port)).ok();
         redis.set_path(&format!("/{}", ctx.redis.path().trim_start_matches('/')));
@@ -397,25 +400,19 @@ fn paired(
     })
 }
 
-fn addr_of(url: &str, default_port: u16) -> Result<std::net::SocketAddr> {
-    use std::net::ToSocketAddrs;
-    let u = url::Url::parse(url)?;
-    (
-        u.host_str().context("no host")?,
-        u.port().unwrap_or(default_port),
-    )
-        .to_socket_addrs()?
-        .next()
-        .context("host does not resolve")
-}
-
-/// redis-cli against the server of `server` (its database is not used).
-fn redis_cli(server: &url::Url, args: &[&str]) -> Result<String> {
-    let out = Command::new("redis-cli")
-        .arg("-h")
+/// redis-cli at the host and port of `server` (its database is not used).
+fn redis_cli_at(server: &url::Url) -> Command {
+    let mut cmd = Command::new("redis-cli");
+    cmd.arg("-h")
         .arg(server.host_str().unwrap_or("127.0.0.1"))
         .arg("-p")
-        .arg(server.port().unwrap_or(6379).to_string())
+        .arg(server.port().unwrap_or(6379).to_string());
+    cmd
+}
+
+/// Runs redis-cli `args` against `server` and returns what it printed.
+fn redis_cli(server: &url::Url, args: &[&str]) -> Result<String> {
+    let out = redis_cli_at(server)
         .args(args)
         .output()
         .context("running redis-cli")?;
@@ -426,11 +423,7 @@ fn redis_cli(server: &url::Url, args: &[&str]) -> Result<String> {
 /// `keys` keys shaped like the app's, of ids that are not the fixture's.
 fn fill(server: &url::Url, db: &str, keys: u64) -> Result<()> {
     redis_cli(server, &["-n", db, "FLUSHDB"])?;
-    let mut child = Command::new("redis-cli")
-        .arg("-h")
-        .arg(server.host_str().unwrap_or("127.0.0.1"))
-        .arg("-p")
-        .arg(server.port().unwrap_or(6379).to_string())
+    let mut child = redis_cli_at(server)
         .args(["-n", db, "--pipe"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

@@ -52,6 +52,18 @@ pub(crate) fn pg_program(name: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(name))
 }
 
+/// The address a server URL (`what`, for messages) names, `default_port`
+/// where it has none.
+pub(crate) fn addr_of(url: &Url, default_port: u16, what: &str) -> Result<SocketAddr> {
+    let host = url
+        .host_str()
+        .with_context(|| format!("{what} has no host"))?;
+    (host, url.port().unwrap_or(default_port))
+        .to_socket_addrs()?
+        .next()
+        .with_context(|| format!("the host of {what} does not resolve"))
+}
+
 impl Ctx {
     pub(crate) fn new() -> Result<Ctx> {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -187,24 +199,11 @@ impl Ctx {
     }
 
     pub(crate) fn pg_addr(&self) -> Result<SocketAddr> {
-        let host = self
-            .admin
-            .host_str()
-            .context("STACK_PG_ADMIN_URL has no host")?;
-        let port = self.admin.port().unwrap_or(5432);
-        (host, port)
-            .to_socket_addrs()?
-            .next()
-            .context("PostgreSQL host does not resolve")
+        addr_of(&self.admin, 5432, "STACK_PG_ADMIN_URL")
     }
 
     pub(crate) fn redis_addr(&self) -> Result<SocketAddr> {
-        let host = self.redis.host_str().context("REDIS_URL has no host")?;
-        let port = self.redis.port().unwrap_or(6379);
-        (host, port)
-            .to_socket_addrs()?
-            .next()
-            .context("Redis host does not resolve")
+        addr_of(&self.redis, 6379, "REDIS_URL")
     }
 
     pub(crate) fn name(&self, label: &str) -> String {
