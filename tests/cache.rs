@@ -245,6 +245,16 @@ fn one_step(env: &TestEnv, script: &str, scans: &str) -> (String, usize) {
     (lines.next().unwrap_or_default().to_string(), lines.count())
 }
 
+/// Adds `keys` keys `crowd:N` (a multiple of 100,000), 100,000 a script (about
+/// 0.1 s), so the server is never held long.
+fn numbered_crowd(env: &TestEnv, keys: usize) {
+    let fill = "local n = redis.call('DBSIZE') \
+                for i = n + 1, n + 100000 do redis.call('SET', 'crowd:' .. i, 'x') end";
+    for _ in 0..keys / 100_000 {
+        env.redis(&["EVAL", fill, "0"]);
+    }
+}
+
 /// Each scan step ends when its time budget is spent. Redis 7.2 and later
 /// answer TIME with the script's start for its whole run, so the step reads
 /// `os.clock` where the server has it: a step with no limit on its SCANs
@@ -252,12 +262,7 @@ fn one_step(env: &TestEnv, script: &str, scans: &str) -> (String, usize) {
 /// than chains.
 fn steps_end_at_their_budget(env: &TestEnv) {
     env.run(&["seed", "--quiet", "--no-cache"]).expect(0);
-    // 100,000 keys a script (about 0.1 s), so the server is never held long.
-    let fill = "local n = redis.call('DBSIZE') \
-                for i = n + 1, n + 100000 do redis.call('SET', 'crowd:' .. i, 'x') end";
-    for _ in 0..10 {
-        env.redis(&["EVAL", fill, "0"]);
-    }
+    numbered_crowd(env, 1_000_000);
     assert_eq!(dbsize(env), 1_000_000);
     // Only a clock that moves ends this step before the keyspace does.
     let (cursor, _) = one_step(env, &step_script(None), "1000000000");
@@ -297,8 +302,7 @@ fn steps_end_at_their_budget_on_valkey() {
 #[test]
 fn a_step_whose_clock_stands_still_ends_after_its_count_of_scans() {
     let env = TestEnv::new();
-    let fill = "for i = 1, 100000 do redis.call('SET', 'crowd:' .. i, 'x') end";
-    env.redis(&["EVAL", fill, "0"]);
+    numbered_crowd(&env, 100_000);
     let pinned = step_script(Some("local clock = function() return 0 end"));
     // With no limit on its SCANs, the pinned clock lets a step run to the end.
     let (cursor, found) = one_step(&env, &pinned, "1000000");
