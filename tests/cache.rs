@@ -71,14 +71,15 @@ fn pipe(env: &TestEnv, script: &str) {
     assert!(out.status.success(), "filling Redis failed");
 }
 
-/// Keys of ids spliced from two fixture story ids: every character is one a
-/// fixture id has at that position, so they fit the scan's MATCH pattern, and
-/// only the check of the exact prefix (in the script that drops keys, and in
-/// the client) keeps them.
+/// Keys of ids spliced from two fixture story ids, or of a family name
+/// spliced from two: every byte is one a fixture prefix has at that position,
+/// so they fit the scan's MATCH pattern, and only the check of the exact
+/// prefix (in the script that drops keys, and in the client) keeps them.
 fn lookalikes() -> Vec<String> {
     let spliced = format!("{}{}", &STORY_1[..10], &STORY_2[10..]);
     vec![
         format!("story:{spliced}:public"),
+        format!("stene:{STORY_1}:public"),
         format!("story:{spliced}:chapters:public"),
         format!("fictures:studio:story:{spliced}:x"),
     ]
@@ -90,8 +91,13 @@ fn fixture_keys(env: &TestEnv) -> Vec<String> {
         "SELECT s.id FROM scenes s JOIN chapters c ON c.id = s.chapter_id \
          WHERE c.story_id = '{STORY_1}' ORDER BY c.order_index, s.order_index LIMIT 1"
     ));
+    let chapter = env.sql(&format!(
+        "SELECT id FROM chapters WHERE story_id = '{STORY_2}' ORDER BY order_index LIMIT 1"
+    ));
     let keys = vec![
         format!("story:{STORY_1}"),
+        format!("chapter:{chapter}:scenes:public"),
+        format!("fictures:cache-test:story:{STORY_3}:x"),
         format!("story:{STORY_1}:structure:scenes:true:user:{READER}"),
         format!("story:{STORY_2}:chapters:public"),
         format!("community:story:{STORY_3}:posts:public"),

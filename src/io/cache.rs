@@ -212,8 +212,8 @@ impl Cache {
     }
 
     /// Every key of `families` that exists: the exact keys checked in one
-    /// pipeline, the prefixed ones found by one pass over the keyspace per
-    /// MATCH pattern, with the server doing the matching.
+    /// pipeline, the prefixed ones found by one pass over the keyspace with
+    /// a MATCH pattern, the server doing the matching.
     pub async fn find(&mut self, families: &Families) -> redis::RedisResult<Vec<String>> {
         self.collect(families, false).await
     }
@@ -256,7 +256,7 @@ impl Cache {
             }
             Ok::<_, redis::RedisError>(there)
         };
-        let patterns = families.patterns();
+        let pattern = families.pattern();
         // Only a set small enough for the dropping script is copied out.
         let prefixes = if drop && families.prefix_count() <= DROP_PREFIXES {
             families.prefixes()
@@ -266,7 +266,7 @@ impl Cache {
         let (mut prefixed, mut pending) = (Vec::new(), Vec::new());
         let under = (!prefixes.is_empty()).then_some(prefixes.as_slice());
         let scan = async {
-            for pattern in &patterns {
+            if let Some(pattern) = &pattern {
                 self.pass(pattern, under, |key, dropped| {
                     if dropped {
                         prefixed.push(key);

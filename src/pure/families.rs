@@ -2,7 +2,7 @@
 //! which fixture entities, as exact keys and as prefixes, and the SCAN MATCH
 //! patterns that let the server find the prefixed ones.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 use crate::pure::fixture::{Kind, Tag};
 
@@ -18,8 +18,6 @@ const GLOBAL_LISTS: [&str; 3] = [
 pub struct Families {
     exact: HashSet<String>,
     prefixes: HashSet<String>,
-    /// The ids inside the prefixes, for the scan's MATCH patterns.
-    ids: BTreeSet<String>,
 }
 
 impl Families {
@@ -35,15 +33,12 @@ impl Families {
                         format!("comments:story:{id}"),
                         format!("comments:story:{id}:public"),
                     ]);
-                    f.prefix(
-                        id,
-                        &[
-                            format!("story:{id}:"),
-                            format!("community:story:{id}:"),
-                            format!("fictures:studio:story:{id}:"),
-                            format!("fictures:cache-test:story:{id}:"),
-                        ],
-                    );
+                    f.prefix(&[
+                        format!("story:{id}:"),
+                        format!("community:story:{id}:"),
+                        format!("fictures:studio:story:{id}:"),
+                        format!("fictures:cache-test:story:{id}:"),
+                    ]);
                 }
                 Kind::Chapter => {
                     f.exact(&[
@@ -52,7 +47,7 @@ impl Families {
                         format!("comments:chapter:{id}"),
                         format!("comments:chapter:{id}:public"),
                     ]);
-                    f.prefix(id, &[format!("chapter:{id}:")]);
+                    f.prefix(&[format!("chapter:{id}:")]);
                 }
                 Kind::Scene => {
                     f.exact(&[
@@ -60,7 +55,7 @@ impl Families {
                         format!("comments:scene:{id}"),
                         format!("comments:scene:{id}:public"),
                     ]);
-                    f.prefix(id, &[format!("scene:{id}:")]);
+                    f.prefix(&[format!("scene:{id}:")]);
                 }
                 Kind::Part => f.exact(&[format!("part:{id}")]),
                 Kind::Character => f.exact(&[format!("character:{id}")]),
@@ -71,7 +66,7 @@ impl Families {
                         format!("user:{id}:stories"),
                         format!("fictures:studio:stories:user:{id}"),
                     ]);
-                    f.prefix(id, &[format!("user:{id}:stories:")]);
+                    f.prefix(&[format!("user:{id}:stories:")]);
                 }
             }
         }
@@ -85,8 +80,7 @@ impl Families {
         self.exact.extend(keys.iter().cloned());
     }
 
-    fn prefix(&mut self, id: &str, prefixes: &[String]) {
-        self.ids.insert(id.to_string());
+    fn prefix(&mut self, prefixes: &[String]) {
         self.prefixes.extend(prefixes.iter().cloned());
     }
 
@@ -112,51 +106,37 @@ impl Families {
         prefixes
     }
 
-    /// SCAN MATCH patterns that every key under a prefix matches, so the
+    /// A SCAN MATCH pattern that every key under a prefix matches, so the
     /// server filters the keyspace and only candidates travel; [`matches`]
-    /// then decides. Each prefix holds an entity id between two `:`; per id
-    /// length, one pattern asks for `:`, a run of that length whose every
-    /// character is one the ids have at that position, then `:`. Random ids
-    /// of other entities almost never fit all positions.
+    /// then decides. It is anchored at the key's start: for each byte of the
+    /// shortest prefix's length, the bytes the prefixes have there, then `*`.
+    /// Keys of other entities fail a few bytes into their id, and one pass
+    /// serves every family; a pattern starting with `*` made Redis try every
+    /// position of every key (BENCHMARKS.md has the figures).
     ///
     /// [`matches`]: Families::matches
-    pub fn patterns(&self) -> Vec<String> {
+    pub fn pattern(&self) -> Option<String> {
+        let shortest = self.prefixes.iter().map(String::len).min()?;
+        let mut pattern = String::new();
         // Redis matches patterns byte by byte, so positions are bytes.
-        let mut by_length: BTreeMap<usize, Vec<BTreeSet<u8>>> = BTreeMap::new();
-        for id in &self.ids {
-            let bytes = id.as_bytes();
-            let classes = by_length
-                .entry(bytes.len())
-                .or_insert_with(|| vec![BTreeSet::new(); bytes.len()]);
-            for (class, b) in classes.iter_mut().zip(bytes) {
-                class.insert(*b);
+        for at in 0..shortest {
+            let class: BTreeSet<u8> = self.prefixes.iter().map(|p| p.as_bytes()[at]).collect();
+            if class.iter().any(|b| !b.is_ascii()) {
+                // Part of a multi-byte character: any byte will do here (the
+                // pattern stays text, and `matches` decides).
+                pattern.push('?');
+            } else if let (1, Some(&b)) = (class.len(), class.first()) {
+                push_escaped(&mut pattern, b, b"*?[\\");
+            } else {
+                pattern.push('[');
+                for b in class {
+                    push_escaped(&mut pattern, b, b"]-^\\");
+                }
+                pattern.push(']');
             }
         }
-        by_length
-            .values()
-            .map(|classes| {
-                // Every prefix has a `:` before its id: anchoring there lets the
-                // server skip most positions at the first character.
-                let mut pattern = String::from("*:");
-                for class in classes {
-                    if class.iter().any(|b| !b.is_ascii()) {
-                        // Part of a multi-byte character: any byte will do here
-                        // (the pattern stays text, and `matches` decides).
-                        pattern.push('?');
-                        continue;
-                    }
-                    pattern.push('[');
-                    // Escaped one by one, so `-`, `^`, `]` and `\\` mean themselves.
-                    for b in class {
-                        pattern.push('\\');
-                        pattern.push(char::from(*b));
-                    }
-                    pattern.push(']');
-                }
-                pattern.push_str(":*");
-                pattern
-            })
-            .collect()
+        pattern.push('*');
+        Some(pattern)
     }
 
     /// Whether `key` belongs to one of the families. Prefixes all end at a
@@ -167,6 +147,14 @@ impl Families {
                 .match_indices(':')
                 .any(|(i, _)| self.prefixes.contains(&key[..=i]))
     }
+}
+
+/// Pushes the ASCII byte `b`, after a `\\` when it is one of `special`.
+fn push_escaped(pattern: &mut String, b: u8, special: &[u8]) {
+    if special.contains(&b) {
+        pattern.push('\\');
+    }
+    pattern.push(char::from(b));
 }
 
 #[cfg(test)]
@@ -204,25 +192,33 @@ mod tests {
     }
 
     #[test]
-    fn patterns_cover_prefixed_ids_per_length_with_every_character_escaped() {
+    fn the_pattern_is_anchored_and_takes_each_prefix_byte_at_its_position() {
         let tags: BTreeSet<Tag> = [
             (Kind::Story, "ab".to_string()),
             (Kind::Scene, "a-".to_string()),
             (Kind::User, "u^]x".to_string()),
-            // Exact-only families add no pattern.
+            // Exact-only families add nothing to it.
             (Kind::Part, "zzzzzz".to_string()),
         ]
         .into();
-        let patterns = Families::of(&tags).patterns();
+        // Over `story:ab:` and `scene:a-:`, the shortest prefixes, nine bytes:
+        // the four story prefixes, the scene's and the user's give each
+        // position its class; `-`, `^` and `]` are escaped inside one.
         assert_eq!(
-            patterns,
-            ["*:[\\a][\\-\\b]:*", "*:[\\u][\\^][\\]][\\x]:*"],
-            "one pattern per id length, positions merged"
+            Families::of(&tags).pattern().unwrap(),
+            r"[cfsu][ciost][cemo][mnrt][:euy][:nru][\^aei][\-\]bst][:xy]*"
         );
-        assert!(Families::of(&BTreeSet::new()).patterns().is_empty());
+        assert_eq!(Families::of(&BTreeSet::new()).pattern(), None);
+        // A position every prefix shares is a plain byte, escaped where the
+        // pattern gives it a meaning.
+        let lone: BTreeSet<Tag> = [(Kind::User, "?[*".to_string())].into();
+        assert_eq!(
+            Families::of(&lone).pattern().unwrap(),
+            r"user:\?\[\*:stories:*"
+        );
         // Redis compares bytes: a two-byte character takes two positions.
-        let wide: BTreeSet<Tag> = [(Kind::Story, "é1".to_string())].into();
-        assert_eq!(Families::of(&wide).patterns(), ["*:??[\\1]:*"]);
+        let wide: BTreeSet<Tag> = [(Kind::User, "é1".to_string())].into();
+        assert_eq!(Families::of(&wide).pattern().unwrap(), "user:??1:stories:*");
     }
 
     #[test]
