@@ -37,12 +37,19 @@ pub struct Cache {
 /// Keys checked per EXISTS pipeline and removed per UNLINK.
 const BATCH: usize = 1000;
 
-/// Server time one scan step may take. The app shares this Redis, and its
+/// Server time one scan step may take, where the script's clock is the
+/// wall's (TIME, on Redis 7.0 and 7.1). The app shares this Redis, and its
 /// other clients wait while a script runs; 40 ms keeps every step under the
 /// 50 ms a shared cache tolerates (the overshoot is one SCAN of
 /// [`SCRIPT_COUNT`] buckets) while a keyspace of a million keys still takes
 /// few round trips. BENCHMARKS.md has the figures behind the choice.
 const SCRIPT_BUDGET: Duration = Duration::from_millis(40);
+
+/// The same where the clock is the server's CPU time (`os.clock`, on Redis
+/// 7.4+ and Valkey 8), which stands still while the server waits for a CPU
+/// although its clients wait too: with this machine's two CPUs kept busy,
+/// steps of 40 ms of CPU lasted up to 64 ms, steps of 25 ms up to 41 ms.
+const SCRIPT_CPU_BUDGET: Duration = Duration::from_millis(25);
 
 /// Buckets per SCAN inside the script, between two looks at the clock.
 const SCRIPT_COUNT: u32 = 1000;
@@ -67,14 +74,15 @@ const SCAN_COUNT: u32 = 10_000;
 
 /// A scan step of one chain ([`Chains`]): SCANs from ARGV[1] with MATCH
 /// ARGV[2], ARGV[4] buckets at a time, until the keyspace ends, the cursor
-/// leaves chain ARGV[6] of 2^ARGV[5], ARGV[3] microseconds have passed, or,
-/// where the script's clock stands still, ARGV[7] SCANs are done; it returns
-/// the next cursor and the keys `take` kept. The two scripts differ only in
-/// their header, which defines `take`. The budget is counted on `os.clock`
-/// where the server has it, on TIME elsewhere. `os.clock` is the server
-/// process's CPU time: it runs slow while the server waits for a CPU, and
-/// fast while other threads work (Valkey's I/O threads spin), which only
-/// shortens steps: with N busy threads a pass takes about N times the steps.
+/// leaves chain ARGV[6] of 2^ARGV[5], ARGV[3] microseconds have passed on
+/// TIME or ARGV[8] on `os.clock`, or, where the script's clock stands still,
+/// ARGV[7] SCANs are done; it returns the next cursor and the keys `take`
+/// kept. The two scripts differ only in their header, which defines `take`.
+/// The budget is counted on `os.clock` where the server has it, on TIME
+/// elsewhere. `os.clock` is the server process's CPU time: it runs slow
+/// while the server waits for a CPU (hence [`SCRIPT_CPU_BUDGET`]), and fast
+/// while other threads work (Valkey's I/O threads spin), which only shortens
+/// steps: with N busy threads a pass takes about N times the steps.
 macro_rules! scan_step {
     ($header:literal) => {
         concat!($header, "\n", include_str!("scan_step.lua"))
@@ -88,13 +96,13 @@ const FIND_SCRIPT: &str = scan_step!(
 local function take(k) return true end"
 );
 
-/// UNLINKs and returns the candidates under one of the prefixes ARGV[8..]
+/// UNLINKs and returns the candidates under one of the prefixes ARGV[9..]
 /// (the rule of `Families::matches`), so dropping costs no round trip of its
 /// own. The pattern alone also fits other entities' keys now and then.
 const DROP_SCRIPT: &str = scan_step!(
     r"#!lua
 local prefixes = {}
-for i = 8, #ARGV do prefixes[ARGV[i]] = true end
+for i = 9, #ARGV do prefixes[ARGV[i]] = true end
 local function take(k)
   local at = string.find(k, ':', 1, true)
   while at do
@@ -422,6 +430,7 @@ async fn walk(
                 .arg(chains.bits())
                 .arg(i)
                 .arg(STILL_CLOCK_SCANS)
+                .arg(SCRIPT_CPU_BUDGET.as_micros() as u64)
                 .arg(drop_under.unwrap_or_default())
                 .query_async(&mut con)
                 .await

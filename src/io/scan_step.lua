@@ -22,7 +22,8 @@ end
 
 -- Checked here, so a mistake in the arguments fails on every server, not
 -- only on those whose clock stands still.
-local budget, still = assert(tonumber(ARGV[3])), assert(tonumber(ARGV[7]))
+local wall, still, cpu = assert(tonumber(ARGV[3])), assert(tonumber(ARGV[7])), assert(tonumber(ARGV[8]))
+local budget = clock and cpu or wall
 local started, cursor, found, calls = now(), ARGV[1], {}, 0
 repeat
   local r = redis.call('SCAN', cursor, 'MATCH', ARGV[2], 'COUNT', ARGV[4])
