@@ -38,7 +38,7 @@ pub struct Cache {
 const BATCH: usize = 1000;
 
 /// Server time one scan step may take, where the script's clock is the
-/// wall's (TIME, on Redis 7.0 and 7.1). The app shares this Redis, and its
+/// wall's (TIME, on Redis 7.0). The app shares this Redis, and its
 /// other clients wait while a script runs; 40 ms keeps every step under the
 /// 50 ms a shared cache tolerates (the overshoot is one SCAN of
 /// [`SCRIPT_COUNT`] buckets) while a keyspace of a million keys still takes
@@ -275,6 +275,8 @@ impl Cache {
         let under = (!prefixes.is_empty()).then_some(prefixes.as_slice());
         let scan = async {
             if let Some(pattern) = &pattern {
+                // tests/cache.rs reads this line.
+                tracing::debug!("scanning with MATCH {pattern}");
                 self.pass(pattern, under, |key, dropped| {
                     if dropped {
                         prefixed.push(key);
