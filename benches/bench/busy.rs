@@ -248,7 +248,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         &near,
         plain_far.as_str(),
     ))?;
-    start_slowlog(&ctx.redis)?;
+    let redis_log = Slowlog::start(&ctx.redis)?;
     case(Spec::seed(
         "seed, 1M-key Redis local, PostgreSQL local",
         &ctx.url(&db),
@@ -279,7 +279,6 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         })?;
         let (verify, verify_longest) = read_slowlog(at)?;
         let floor = floor_pass(at)?;
-        end_slowlog(at)?;
         Ok::<_, anyhow::Error>(Held {
             server,
             floor,
@@ -290,6 +289,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
     };
     let mut on_redis = far_cases("Redis", busy_far.as_str(), &ctx.redis)?;
     on_redis.longest = on_redis.longest.max(local_longest);
+    drop(redis_log);
     let mut held = vec![on_redis];
     // The same on the stack's Valkey (`stack.sh up --valkey`), a current
     // server: TIME stands still in its scripts and `os.clock` sets the budget.
@@ -302,7 +302,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         far.set_host(Some("127.0.0.1"))?;
         far.set_port(Some(proxy.port)).ok();
         far.set_path(&format!("/{BUSY_DB}"));
-        start_slowlog(&valkey)?;
+        let _log = Slowlog::start(&valkey)?;
         held.push(far_cases("Valkey", far.as_str(), &valkey)?);
         redis_cli(&valkey, &["-n", BUSY_DB, "FLUSHDB"])?;
     }
@@ -493,17 +493,39 @@ fn fill(server: &url::Url, db: &str, keys: u64) -> Result<()> {
 /// the last few runs' steps of a million-key pass.
 const SLOWLOG_ENTRIES: &str = "100000";
 
-/// Logs every command of `server` over 1 ms, from an empty SLOWLOG.
-fn start_slowlog(server: &url::Url) -> Result<()> {
-    redis_cli(
-        server,
-        &["CONFIG", "SET", "slowlog-log-slower-than", "1000"],
-    )?;
-    redis_cli(
-        server,
-        &["CONFIG", "SET", "slowlog-max-len", SLOWLOG_ENTRIES],
-    )?;
-    redis_cli(server, &["SLOWLOG", "RESET"]).map(drop)
+/// A server's SLOWLOG logging every command over 1 ms, from empty, until
+/// dropped; then Redis' defaults come back, whatever ended the measuring.
+struct Slowlog<'a>(&'a url::Url);
+
+impl<'a> Slowlog<'a> {
+    fn start(server: &'a url::Url) -> Result<Slowlog<'a>> {
+        let log = Slowlog(server);
+        redis_cli(
+            server,
+            &["CONFIG", "SET", "slowlog-log-slower-than", "1000"],
+        )?;
+        redis_cli(
+            server,
+            &["CONFIG", "SET", "slowlog-max-len", SLOWLOG_ENTRIES],
+        )?;
+        redis_cli(server, &["SLOWLOG", "RESET"])?;
+        Ok(log)
+    }
+}
+
+impl Drop for Slowlog<'_> {
+    fn drop(&mut self) {
+        // Both are tried even when the first fails: the bench may be
+        // stopping for that very server.
+        let threshold = redis_cli(
+            self.0,
+            &["CONFIG", "SET", "slowlog-log-slower-than", "10000"],
+        );
+        let length = redis_cli(self.0, &["CONFIG", "SET", "slowlog-max-len", "128"]);
+        if threshold.and(length).is_err() {
+            eprintln!("bench: could not put SLOWLOG's defaults back on {}", self.0);
+        }
+    }
 }
 
 /// Our steps in `server`'s SLOWLOG since it was last emptied, µs in all, and
@@ -545,19 +567,11 @@ fn slowlog(server: &url::Url) -> Result<Vec<(String, u64)>> {
         .collect()
 }
 
-/// Puts SLOWLOG's threshold and length back to Redis' defaults.
-fn end_slowlog(server: &url::Url) -> Result<()> {
-    redis_cli(
-        server,
-        &["CONFIG", "SET", "slowlog-log-slower-than", "10000"],
-    )?;
-    redis_cli(server, &["CONFIG", "SET", "slowlog-max-len", "128"]).map(drop)
-}
-
 /// The server time of one pass over the busy database with a pattern no key
 /// fits (keys of the app's shapes fail at the first byte), SCAN COUNT 1000
 /// in one script as the tool's steps do: the floor of any pass. Median of
-/// three, µs, as SLOWLOG records them; leaves SLOWLOG logging everything.
+/// three, µs, as SLOWLOG records them; leaves SLOWLOG logging everything
+/// (until its [`Slowlog`] is dropped).
 fn floor_pass(server: &url::Url) -> Result<u64> {
     const PASS: &str = "local c = '0' repeat c = redis.call('SCAN', c, 'MATCH', ARGV[1], \
                         'COUNT', 1000)[1] until c == '0' return 0";
