@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 
 use crate::ctx::*;
+use crate::probe::Probe;
 use crate::proxy::*;
 use crate::stats::*;
 use crate::tls_front;
@@ -93,6 +94,10 @@ struct Held {
     verify: u64,
     /// The longest EVAL/SCAN/EXISTS/UNLINK of ours in any case, µs.
     longest: u64,
+    /// What a PING of another client waited while the far seed case ran:
+    /// the longest, and the 99th percentile.
+    app_longest: Duration,
+    app_p99: Duration,
 }
 
 const BUSY_DB: &str = "201";
@@ -259,6 +264,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
     // Goal 1's seed and verify's stale check, with the busy `server` 50 ms
     // away, and what they held `at` for; the SLOWLOG is on.
     let mut far_cases = |server: &'static str, far: &str, at: &url::Url| {
+        let probe = Probe::start(addr_of(at, 6379, server)?)?;
         case(Spec {
             goal: "≤ 1.0 s",
             limit: Some(Duration::from_secs(1)),
@@ -269,6 +275,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
             )
         })?;
         let (seed, seed_longest) = read_slowlog(at)?;
+        let (app_longest, app_p99) = probe.finish()?;
         case(Spec {
             verb: "verify",
             ..Spec::seed(
@@ -285,6 +292,8 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
             seed: seed / runs as u64,
             verify: verify / runs as u64,
             longest: seed_longest.max(verify_longest),
+            app_longest,
+            app_p99,
         })
     };
     let mut on_redis = far_cases("Redis", busy_far.as_str(), &ctx.redis)?;
@@ -644,12 +653,15 @@ impl Busy {
                 "The busy {} for goal 1's cases (SLOWLOG, commands over 1 ms): the seed's \
                  script steps held it {} per run and verify's {}; one pass with a pattern no key \
                  fits, in one script, takes {} (the floor of any pass). Longest command of \
-                 ours: {longest} (goal ≤ 50 ms: {}).\n",
+                 ours: {longest} (goal ≤ 50 ms: {}). Another client's PING, sent every 5 ms \
+                 while the seed case ran, waited up to {} (99th percentile {}).\n",
                 h.server,
                 ms(Duration::from_micros(h.seed)),
                 ms(Duration::from_micros(h.verify)),
                 ms(Duration::from_micros(h.floor)),
-                yes_no(h.longest <= 50_000)
+                yes_no(h.longest <= 50_000),
+                ms(h.app_longest),
+                ms(h.app_p99)
             );
         }
         if let Some(p) = &self.paired {

@@ -53,6 +53,7 @@ mod stress_schema;
 mod busy;
 mod ctx;
 mod local;
+mod probe;
 mod proxy;
 mod remote;
 mod scale;
