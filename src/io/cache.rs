@@ -51,6 +51,19 @@ const SCRIPT_BUDGET: Duration = Duration::from_millis(40);
 /// steps of 40 ms of CPU lasted up to 64 ms, steps of 25 ms up to 41 ms.
 const SCRIPT_CPU_BUDGET: Duration = Duration::from_millis(25);
 
+/// Server time the steps of one pass's chains may take together. They queue
+/// at the server one behind another, and another client's command waits for
+/// those ahead of it: with four chains of 40 ms steps and Redis 50 ms away,
+/// a PING every 5 ms waited up to 158 ms; of 20 ms steps, up to 44 ms, and
+/// Redis was as busy with ours, so a pass took as long (BENCHMARKS.md).
+const PASS_BUDGET: Duration = Duration::from_millis(80);
+
+/// A step's budgets on TIME and on `os.clock` in a pass of `chains` chains.
+fn step_budgets(chains: u32) -> (Duration, Duration) {
+    let wall = SCRIPT_BUDGET.min(PASS_BUDGET / chains);
+    (wall, wall.min(SCRIPT_CPU_BUDGET))
+}
+
 /// Buckets per SCAN inside the script, between two looks at the clock.
 const SCRIPT_COUNT: u32 = 1000;
 
@@ -59,7 +72,8 @@ const SCRIPT_COUNT: u32 = 1000;
 /// [`SCRIPT_COUNT`] buckets took 10–27 ms of Redis 7.0's time on a million
 /// keys here, the most with `verify`'s pattern of every fixture id
 /// (BENCHMARKS.md). A count does not follow the server's speed, so it keeps
-/// room below the 50 ms a step may take.
+/// room below the 50 ms a step may take. That is for a step of
+/// [`SCRIPT_BUDGET`]; a shorter one makes fewer in proportion.
 const STILL_CLOCK_SCANS: u32 = 15;
 
 /// The most prefixes the dropping script takes. It rebuilds their table on
@@ -407,11 +421,14 @@ async fn walk(
     pattern: &str,
     drop_under: Option<&[String]>,
 ) -> redis::RedisResult<Walk> {
+    let (wall, cpu) = step_budgets(chains.count());
+    // The SCAN count where the clock stands still, in the same proportion.
+    let still = (STILL_CLOCK_SCANS as f64 * wall.div_duration_f64(SCRIPT_BUDGET)) as u32;
     // Chains set off one step apart: sent together, their steps would be run
     // in one go and answered together, and the server would then wait a
     // whole round trip for the next ones, every time.
     if i > 0 {
-        tokio::time::sleep(SCRIPT_BUDGET * i).await;
+        tokio::time::sleep(wall * i).await;
     }
     let mut walk = Walk::default();
     let mut cursor = chains.start(i).to_string();
@@ -427,12 +444,12 @@ async fn walk(
                 .arg(0)
                 .arg(&cursor)
                 .arg(pattern)
-                .arg(SCRIPT_BUDGET.as_micros() as u64)
+                .arg(wall.as_micros() as u64)
                 .arg(SCRIPT_COUNT)
                 .arg(chains.bits())
                 .arg(i)
-                .arg(STILL_CLOCK_SCANS)
-                .arg(SCRIPT_CPU_BUDGET.as_micros() as u64)
+                .arg(still.max(1))
+                .arg(cpu.as_micros() as u64)
                 .arg(drop_under.unwrap_or_default())
                 .query_async(&mut con)
                 .await
@@ -466,5 +483,18 @@ async fn walk(
                 return Ok(walk);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_share_the_pass_budget_up_to_a_step_s_own() {
+        let ms = Duration::from_millis;
+        assert_eq!(step_budgets(1), (ms(40), ms(25)));
+        assert_eq!(step_budgets(2), (ms(40), ms(25)));
+        assert_eq!(step_budgets(4), (ms(20), ms(20)));
     }
 }

@@ -6,9 +6,9 @@
 /// Keys one step covers within its time budget, about (BENCHMARKS.md).
 const KEYS_PER_STEP: u64 = 50_000;
 
-/// The most chains: enough to keep the server busy through a 120 ms round
-/// trip at 40 ms a step, few enough that the app's own commands still get in
-/// between ours.
+/// The most chains. Their steps share one budget (80 ms, in cache.rs), so
+/// four steps of 20 ms keep the server busy through a round trip of up to
+/// 60 ms, while another client's command waits behind about two of them.
 const MOST: u32 = 4;
 
 /// A chain's next move after a step.
