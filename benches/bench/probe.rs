@@ -16,7 +16,15 @@ const PAUSE: Duration = Duration::from_millis(5);
 
 pub(crate) struct Probe {
     stop: Arc<AtomicBool>,
-    pings: JoinHandle<Result<Vec<Duration>>>,
+    /// Taken by [`Probe::finish`].
+    pings: Option<JoinHandle<Result<Vec<Duration>>>>,
+}
+
+/// A bench that fails mid-case stops its probe too.
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Probe {
@@ -34,22 +42,28 @@ impl Probe {
             let mut answer = [0u8; 7];
             while !stopped.load(Ordering::Relaxed) {
                 let sent = Instant::now();
-                con.write_all(b"PING\r\n")?;
-                con.read_exact(&mut answer)?;
+                con.write_all(b"PING\r\n").context("probe: sending PING")?;
+                con.read_exact(&mut answer)
+                    .context("probe: reading PING's answer")?;
                 ensure!(&answer == b"+PONG\r\n", "probe: {answer:?} for PING");
                 waits.push(sent.elapsed());
                 thread::sleep(PAUSE);
             }
             Ok(waits)
         });
-        Ok(Probe { stop, pings })
+        Ok(Probe {
+            stop,
+            pings: Some(pings),
+        })
     }
 
     /// Stops, and returns the longest wait and the 99th percentile's.
-    pub(crate) fn finish(self) -> Result<(Duration, Duration)> {
+    pub(crate) fn finish(mut self) -> Result<(Duration, Duration)> {
         self.stop.store(true, Ordering::Relaxed);
         let mut waits = self
             .pings
+            .take()
+            .context("probe: finished twice")?
             .join()
             .map_err(|_| anyhow!("probe: its thread panicked"))??;
         ensure!(!waits.is_empty(), "probe: no PING was answered");

@@ -48,7 +48,9 @@ const SCRIPT_BUDGET: Duration = Duration::from_millis(40);
 /// The same where the clock is the server's CPU time (`os.clock`, on Redis
 /// 7.4+ and Valkey 8), which stands still while the server waits for a CPU
 /// although its clients wait too: with this machine's two CPUs kept busy,
-/// steps of 40 ms of CPU lasted up to 64 ms, steps of 25 ms up to 41 ms.
+/// steps of 40 ms of CPU lasted up to 64 ms, steps of 25 ms up to 41 ms. It
+/// caps a step's own length; the steps of a pass, 20 ms each with four
+/// chains, stretch like any other work on a busy server.
 const SCRIPT_CPU_BUDGET: Duration = Duration::from_millis(25);
 
 /// Server time the steps of one pass's chains may take together. They queue
@@ -58,10 +60,25 @@ const SCRIPT_CPU_BUDGET: Duration = Duration::from_millis(25);
 /// Redis was as busy with ours, so a pass took as long (BENCHMARKS.md).
 const PASS_BUDGET: Duration = Duration::from_millis(80);
 
-/// A step's budgets on TIME and on `os.clock` in a pass of `chains` chains.
-fn step_budgets(chains: u32) -> (Duration, Duration) {
+/// What ends a step in a pass of some chains.
+#[derive(Debug, PartialEq, Eq)]
+struct Budgets {
+    /// On TIME.
+    wall: Duration,
+    /// On `os.clock`.
+    cpu: Duration,
+    /// SCANs, where the script's clock stands still.
+    scans: u32,
+}
+
+fn step_budgets(chains: u32) -> Budgets {
     let wall = SCRIPT_BUDGET.min(PASS_BUDGET / chains);
-    (wall, wall.min(SCRIPT_CPU_BUDGET))
+    Budgets {
+        wall,
+        cpu: wall.min(SCRIPT_CPU_BUDGET),
+        scans: (u128::from(STILL_CLOCK_SCANS) * wall.as_micros() / SCRIPT_BUDGET.as_micros())
+            as u32,
+    }
 }
 
 /// Buckets per SCAN inside the script, between two looks at the clock.
@@ -421,14 +438,12 @@ async fn walk(
     pattern: &str,
     drop_under: Option<&[String]>,
 ) -> redis::RedisResult<Walk> {
-    let (wall, cpu) = step_budgets(chains.count());
-    // The SCAN count where the clock stands still, in the same proportion.
-    let still = (STILL_CLOCK_SCANS as f64 * wall.div_duration_f64(SCRIPT_BUDGET)) as u32;
+    let budgets = step_budgets(chains.count());
     // Chains set off one step apart: sent together, their steps would be run
     // in one go and answered together, and the server would then wait a
     // whole round trip for the next ones, every time.
     if i > 0 {
-        tokio::time::sleep(wall * i).await;
+        tokio::time::sleep(budgets.wall * i).await;
     }
     let mut walk = Walk::default();
     let mut cursor = chains.start(i).to_string();
@@ -444,12 +459,12 @@ async fn walk(
                 .arg(0)
                 .arg(&cursor)
                 .arg(pattern)
-                .arg(wall.as_micros() as u64)
+                .arg(budgets.wall.as_micros() as u64)
                 .arg(SCRIPT_COUNT)
                 .arg(chains.bits())
                 .arg(i)
-                .arg(still.max(1))
-                .arg(cpu.as_micros() as u64)
+                .arg(budgets.scans)
+                .arg(budgets.cpu.as_micros() as u64)
                 .arg(drop_under.unwrap_or_default())
                 .query_async(&mut con)
                 .await
@@ -492,9 +507,13 @@ mod tests {
 
     #[test]
     fn steps_share_the_pass_budget_up_to_a_step_s_own() {
-        let ms = Duration::from_millis;
-        assert_eq!(step_budgets(1), (ms(40), ms(25)));
-        assert_eq!(step_budgets(2), (ms(40), ms(25)));
-        assert_eq!(step_budgets(4), (ms(20), ms(20)));
+        let budgets = |wall, cpu, scans| Budgets {
+            wall: Duration::from_millis(wall),
+            cpu: Duration::from_millis(cpu),
+            scans,
+        };
+        assert_eq!(step_budgets(1), budgets(40, 25, 15));
+        assert_eq!(step_budgets(2), budgets(40, 25, 15));
+        assert_eq!(step_budgets(4), budgets(20, 20, 7));
     }
 }

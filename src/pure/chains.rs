@@ -3,11 +3,11 @@
 //! hands out cursors in reverse-binary bucket order: the cursor's low bits,
 //! reversed, tell how far a pass has come, whatever the table's size.
 
-/// Keys one step covers within its time budget, about (BENCHMARKS.md).
+/// Keys a step of 40 ms covers, about (BENCHMARKS.md).
 const KEYS_PER_STEP: u64 = 50_000;
 
-/// The most chains. Their steps share one budget (80 ms, in cache.rs), so
-/// four steps of 20 ms keep the server busy through a round trip of up to
+/// The most chains. Their steps share one budget (cache.rs' `PASS_BUDGET`),
+/// so four steps of 20 ms keep the server busy through a round trip of up to
 /// 60 ms, while another client's command waits behind about two of them.
 const MOST: u32 = 4;
 
