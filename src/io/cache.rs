@@ -71,6 +71,8 @@ struct Budgets {
     scans: u32,
 }
 
+/// A step's budgets in a pass of `chains` chains: their steps share
+/// [`PASS_BUDGET`], and none passes a step's own.
 fn step_budgets(chains: u32) -> Budgets {
     let wall = SCRIPT_BUDGET.min(PASS_BUDGET / chains);
     Budgets {
