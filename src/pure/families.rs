@@ -1,6 +1,6 @@
 //! The app's Redis key families (cache-keys.md) as data: which keys belong to
 //! which fixture entities, as exact keys and as prefixes, and the SCAN MATCH
-//! patterns that let the server find the prefixed ones.
+//! pattern that lets the server find the prefixed ones.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -125,15 +125,23 @@ impl Families {
     /// [`matches`]: Families::matches
     pub fn pattern(&self) -> Option<String> {
         let shortest = self.prefixes.iter().map(String::len).min()?;
+        // Redis matches patterns byte by byte, so positions are bytes. One
+        // walk over the prefixes marks what each position holds: a teardown
+        // of load-test stories has hundreds of thousands of them.
+        let mut seen = vec![[false; 256]; shortest];
+        for p in &self.prefixes {
+            for (at, b) in p.bytes().take(shortest).enumerate() {
+                seen[at][usize::from(b)] = true;
+            }
+        }
         let mut pattern = String::new();
-        // Redis matches patterns byte by byte, so positions are bytes.
-        for at in 0..shortest {
-            let class: BTreeSet<u8> = self.prefixes.iter().map(|p| p.as_bytes()[at]).collect();
+        for marks in &seen {
+            let class: Vec<u8> = (0..=u8::MAX).filter(|b| marks[usize::from(*b)]).collect();
             // Part of a multi-byte character, any byte will do (the pattern
             // stays text); `matches` decides either way.
             if class.len() >= WIDE_CLASS || class.iter().any(|b| !b.is_ascii()) {
                 pattern.push('?');
-            } else if let (1, Some(&b)) = (class.len(), class.first()) {
+            } else if let [b] = class[..] {
                 push_escaped(&mut pattern, b, b"*?[\\");
             } else {
                 pattern.push('[');
