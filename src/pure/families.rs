@@ -15,10 +15,11 @@ const GLOBAL_LISTS: [&str; 3] = [
 
 /// Bytes from which a position of the pattern is `?` rather than a class.
 /// So wide a class lets most keys through (three quarters of the 64 bytes a
-/// nanoid may hold) while Redis compares a key's byte with each of its bytes;
-/// `?` is one step. Thousands of ids (a teardown of load-test stories) fill
-/// every class: a pass over a million keys took 3.3 s with the classes and
-/// 1.3 s with `?` (BENCHMARKS.md).
+/// nanoid may hold) while Redis reads all of it for each key, a step per
+/// range and per other byte; `?` is one step. Thousands of ids (a teardown
+/// of load-test stories) fill every class: a pass over a million keys took
+/// 3.3 s with the classes (written out, before ranges) and 1.3 s with `?`
+/// (BENCHMARKS.md).
 const WIDE_CLASS: usize = 48;
 
 /// The set of keys belonging to some entities: exact keys and key prefixes.
