@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, Result, bail, ensure};
 
 use crate::ctx::*;
 use crate::probe::Probe;
@@ -86,7 +86,7 @@ pub(crate) struct Busy {
 /// A busy server's time spent on goal 1's cases, from its SLOWLOG, beside
 /// the least any pass over its keyspace costs.
 struct Held {
-    server: &'static str,
+    server: String,
     /// One pass with a pattern that no key fits, in one script: median µs.
     floor: u64,
     /// Our script steps' µs per run of the far seed case, and of the far verify.
@@ -254,8 +254,15 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         plain_far.as_str(),
     ))?;
     let redis_log = Slowlog::start(&ctx.redis)?;
+    let redis_name = named(&ctx.redis)?;
+    // Goal 1's million reads "1M"; `BENCH_BUSY_KEYS` may set another.
+    let size = match keys {
+        k if k % 1_000_000 == 0 => format!("{}M", k / 1_000_000),
+        k if k % 1_000 == 0 => format!("{}k", k / 1_000),
+        k => k.to_string(),
+    };
     case(Spec::seed(
-        "seed, 1M-key Redis local, PostgreSQL local",
+        &format!("seed, {size}-key {redis_name} local, PostgreSQL local"),
         &ctx.url(&db),
         busy.as_str(),
     ))?;
@@ -263,13 +270,13 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
     let local = ctx.url(&db);
     // Goal 1's seed and verify's stale check, with the busy `server` 50 ms
     // away, and what they held `at` for; the SLOWLOG is on.
-    let mut far_cases = |server: &'static str, far: &str, at: &url::Url| {
-        let probe = Probe::start(addr_of(at, 6379, server)?)?;
+    let mut far_cases = |server: String, far: &str, at: &url::Url| {
+        let probe = Probe::start(addr_of(at, 6379, &server)?)?;
         case(Spec {
             goal: "≤ 1.0 s",
             limit: Some(Duration::from_secs(1)),
             ..Spec::seed(
-                &format!("seed, 1M-key {server} 50 ms away, PostgreSQL local"),
+                &format!("seed, {size}-key {server} 50 ms away, PostgreSQL local"),
                 &local,
                 far,
             )
@@ -279,7 +286,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         case(Spec {
             verb: "verify",
             ..Spec::seed(
-                &format!("verify, 1M-key {server} 50 ms away, PostgreSQL local"),
+                &format!("verify, {size}-key {server} 50 ms away, PostgreSQL local"),
                 &local,
                 far,
             )
@@ -296,7 +303,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
             app_p99,
         })
     };
-    let mut on_redis = far_cases("Redis", busy_far.as_str(), &ctx.redis)?;
+    let mut on_redis = far_cases(redis_name, busy_far.as_str(), &ctx.redis)?;
     on_redis.longest = on_redis.longest.max(local_longest);
     drop(redis_log);
     let mut held = vec![on_redis];
@@ -312,7 +319,7 @@ pub(crate) fn busy_section(ctx: &Ctx) -> Result<Busy> {
         far.set_port(Some(proxy.port)).ok();
         far.set_path(&format!("/{BUSY_DB}"));
         let _log = Slowlog::start(&valkey)?;
-        held.push(far_cases("Valkey", far.as_str(), &valkey)?);
+        held.push(far_cases(named(&valkey)?, far.as_str(), &valkey)?);
         redis_cli(&valkey, &["-n", BUSY_DB, "FLUSHDB"])?;
     }
     if let (Ok(pg_tls), Ok(redis_tls), Ok(ca)) = (
@@ -443,6 +450,21 @@ fn redis_cli_at(server: &url::Url) -> Command {
         .arg("-p")
         .arg(server.port().unwrap_or(6379).to_string());
     cmd
+}
+
+/// What `server` is, as the tables name it: "Redis 7.0.15", "Valkey 8.0.1".
+fn named(server: &url::Url) -> Result<String> {
+    let info = redis_cli(server, &["INFO", "server"])?;
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+    };
+    match (field("valkey_version"), field("redis_version")) {
+        (Some(v), _) => Ok(format!("Valkey {v}")),
+        (None, Some(v)) => Ok(format!("Redis {v}")),
+        (None, None) => bail!("INFO server names no version: {info}"),
+    }
 }
 
 /// Runs redis-cli `args` against `server` and returns what it printed.
