@@ -18,8 +18,9 @@ const GLOBAL_LISTS: [&str; 3] = [
 /// nanoid may hold) while Redis reads all of it for each key, a step per
 /// range and per other byte; `?` is one step. Thousands of ids (a teardown
 /// of load-test stories) fill every class: a pass over a million keys took
-/// 3.3 s with the classes (written out, before ranges) and 1.3 s with `?`
-/// (BENCHMARKS.md).
+/// 3.3 s with the classes written out and 1.3 s with `?`. With ranges,
+/// verify's 70 ids still pass fastest with this threshold, and lower ones
+/// let hundreds of thousands of candidates through (BENCHMARKS.md).
 const WIDE_CLASS: usize = 48;
 
 /// The set of keys belonging to some entities: exact keys and key prefixes.
@@ -27,8 +28,8 @@ const WIDE_CLASS: usize = 48;
 pub struct Families {
     exact: HashSet<String>,
     prefixes: HashSet<String>,
-    /// The shortest family name among the prefixes: bytes before it are
-    /// names on every prefix, whatever the ids.
+    /// The length of the shortest family name among the prefixes: bytes
+    /// before it are names on every prefix, whatever the ids.
     names: Option<usize>,
 }
 
@@ -127,7 +128,8 @@ impl Families {
     /// server filters the keyspace and only candidates travel; [`matches`]
     /// then decides. It is anchored at the key's start: for each byte of the
     /// shortest prefix's length, the bytes the prefixes have there, then `*`;
-    /// `?` where the bytes are family names' only, or too many to filter.
+    /// `?` where the prefixes' family names differ, or the bytes are too
+    /// many to filter.
     /// Keys of other entities fail a few bytes into their id, and one pass
     /// serves every family; a pattern starting with `*` made Redis try every
     /// position of every key (BENCHMARKS.md has the figures).
@@ -149,9 +151,9 @@ impl Families {
         for (at, marks) in seen.iter().enumerate() {
             let class: Vec<u8> = (0..=u8::MAX).filter(|b| marks[usize::from(*b)]).collect();
             // Where every prefix is still in its family's name, a class lets
-            // every key of the app's shapes through, and Redis reads all of
-            // it for each key: only keys of other shapes fail there, and they
-            // fail as well at the first id byte. Part of a multi-byte
+            // every key of the pass's families through whatever its id, and
+            // Redis reads all of it for each key: it only stops keys of other
+            // shapes, which mostly fail a few bytes on anyway. Part of a multi-byte
             // character, any byte will do (the pattern stays text).
             // `matches` decides either way.
             let names_only = at < names && class.len() > 1;
@@ -178,10 +180,11 @@ impl Families {
 }
 
 /// Pushes `[…]` matching the sorted ASCII bytes of `class`. Redis reads a
-/// class whole for every byte it tests, one step per member, and a range
-/// `a-z` is one step: so runs of three or more letters or digits are
-/// ranges (never reaching punctuation, whose `]`, `-` or `\\` would need
-/// escaping at a range's end).
+/// class whole for every byte it tests, a step per member, and a range
+/// `a-z` as one step, a little longer than a member's: so runs of three or
+/// more, where that clearly pays, are ranges. Runs stay within the digits,
+/// the capitals or the small letters, so a range never ends at a byte the
+/// class gives a meaning to.
 fn push_class(pattern: &mut String, class: &[u8]) {
     pattern.push('[');
     let mut rest = class;
@@ -216,7 +219,7 @@ fn same_block(a: u8, b: u8) -> bool {
     .any(|is| is(&a) && is(&b))
 }
 
-/// Pushes the ASCII byte `b`, after a `\\` when it is one of `special`.
+/// Pushes the ASCII byte `b`, after a backslash when it is one of `special`.
 fn push_escaped(pattern: &mut String, b: u8, special: &[u8]) {
     if special.contains(&b) {
         pattern.push('\\');
@@ -312,8 +315,8 @@ mod tests {
         };
         assert_eq!(class(b"0123456789ABCabd"), "[0-9A-Cabd]");
         assert_eq!(class(b"0123789ABab"), "[0-37-9ABab]");
-        // Two in a row are no shorter as a range; runs stop at a block's end
-        // and never take in punctuation, which would need escaping there.
+        // Two in a row stay members; runs stop at a block's end and never
+        // take in punctuation.
         assert_eq!(class(b"-./0129:;AB_`abc"), r"[\-./0-29:;AB_`a-c]");
         assert_eq!(class(b"]^"), r"[\]\^]");
     }
