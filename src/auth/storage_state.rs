@@ -32,7 +32,7 @@ pub struct Account {
     pub api_key_scopes: Vec<String>,
 }
 
-/// Parses the app's base URL as [`storage_state`] needs it: http or https
+/// Parses the app's base URL as a storage state (this module) needs it: http or https
 /// with a host. The error is one sentence for the user.
 ///
 /// # Errors
