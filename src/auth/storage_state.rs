@@ -32,8 +32,8 @@ pub struct Account {
     pub api_key_scopes: Vec<String>,
 }
 
-/// Parses the app's base URL as a storage state (this module) needs it: http or https
-/// with a host. The error is one sentence for the user.
+/// Parses the app's base URL as a storage state (this module) needs it:
+/// http or https with a host. The error is one sentence for the user.
 ///
 /// # Errors
 /// When `s` is not a URL, or not an http(s) URL with a host.
