@@ -152,10 +152,10 @@ impl Families {
             let class: Vec<u8> = (0..=u8::MAX).filter(|b| marks[usize::from(*b)]).collect();
             // Where every prefix is still in its family's name, a class lets
             // every key of the pass's families through whatever its id, and
-            // Redis reads all of it for each key: it only stops keys of other
-            // shapes, which mostly fail a few bytes on anyway. Part of a multi-byte
-            // character, any byte will do (the pattern stays text).
-            // `matches` decides either way.
+            // Redis reads all of it for each key: it only stops keys of
+            // other shapes, which mostly fail a few bytes on anyway. Part of
+            // a multi-byte character, any byte will do (the pattern stays
+            // text). `matches` decides either way.
             let names_only = at < names && class.len() > 1;
             if names_only || class.len() >= WIDE_CLASS || class.iter().any(|b| !b.is_ascii()) {
                 pattern.push('?');
